@@ -1,0 +1,3 @@
+module github.com/acme/purchase-transfer
+
+go 1.26.8
