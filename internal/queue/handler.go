@@ -1,0 +1,65 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// JobHandler processes one delivery of a job; see transfer.Processor.Handle.
+type JobHandler interface {
+	Handle(ctx context.Context, job transfer.Job, receiveCount int) error
+}
+
+// BatchHandler is what a Lambda SQS event source (or the Poller) calls.
+type BatchHandler func(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error)
+
+// TransferBatchHandler processes the records of a batch concurrently and
+// reports the ones that failed, so that only those are delivered again
+// (ReportBatchItemFailures).
+func TransferBatchHandler(h JobHandler) BatchHandler {
+	return func(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
+		var (
+			mu   sync.Mutex
+			resp events.SQSEventResponse
+			wg   sync.WaitGroup
+		)
+		for _, msg := range event.Records {
+			wg.Go(func() {
+				if err := handleRecord(ctx, h, msg); err != nil {
+					mu.Lock()
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return resp, nil
+	}
+}
+
+func handleRecord(ctx context.Context, h JobHandler, msg events.SQSMessage) error {
+	var job transfer.Job
+	if err := json.Unmarshal([]byte(msg.Body), &job); err != nil || job.SynchronizationID == "" || job.PublisherID <= 0 {
+		// Not ours to fix: let it reach the dead-letter queue for an operator.
+		slog.ErrorContext(ctx, "malformed transfer job", "messageId", msg.MessageId, "error", err)
+		return fmt.Errorf("malformed job %s", msg.MessageId)
+	}
+	return h.Handle(ctx, job, ReceiveCount(msg))
+}
+
+// ReceiveCount is SQS's count of deliveries of a message, 1 on the first.
+func ReceiveCount(msg events.SQSMessage) int {
+	n, err := strconv.Atoi(msg.Attributes["ApproximateReceiveCount"])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}

@@ -1,0 +1,43 @@
+package service
+
+import (
+	"errors"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// EnvConfig builds the SDK configuration from the environment the Lambda
+// runtime provides: region, the execution role's credentials, and the
+// AWS_ENDPOINT_URL_* overrides that point a function at local emulators.
+//
+// Lambdas use this instead of config.LoadDefaultConfig, whose shared-file,
+// SSO and STS providers a function never needs but would carry (about a
+// megabyte of binary and some init time). Operator tools, which do need
+// profiles and SSO, load the default configuration.
+func EnvConfig() (aws.Config, error) {
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		return aws.Config{}, errors.New("AWS_REGION is not set")
+	}
+	return aws.Config{
+		Region: region,
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(
+			os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))),
+	}, nil
+}
+
+// endpointFor returns the endpoint override of a service, as the SDK's
+// default configuration would resolve it, or nil.
+func endpointFor(service string) *string {
+	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
+		if v := os.Getenv(name); v != "" {
+			return &v
+		}
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package service
+
+import (
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/lookupcache"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// Clients are the AWS SDK clients, built once per container.
+type Clients struct {
+	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
+}
+
+// NewClients builds the clients from a configuration. Endpoint overrides
+// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS) apply in every case.
+func NewClients(cfg aws.Config) Clients {
+	dynamoEndpoint := endpointFor("DYNAMODB")
+	return Clients{
+		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+			if dynamoEndpoint != nil {
+				o.BaseEndpoint = dynamoEndpoint
+				// DynamoDB Local does not send the CRC32 the SDK checks; AWS does.
+				o.DisableValidateResponseChecksum = true
+			}
+		}),
+		SQS: sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+			if e := endpointFor("SQS"); e != nil {
+				o.BaseEndpoint = e
+			}
+		}),
+	}
+}
+
+// Service holds the wired use cases of one container.
+type Service struct {
+	Config    Config
+	Store     *dynamo.Store
+	Directory transfer.Directory
+	Verifier  *auth.Verifier
+}
+
+// New wires the store, the cached directory and the JWT verifier.
+func New(cfg Config, c Clients, opts ...dynamo.Option) *Service {
+	store := dynamo.New(c.DynamoDB, cfg.TableName, append([]dynamo.Option{dynamo.WithRetention(cfg.Retention)}, opts...)...)
+	return &Service{
+		Config:    cfg,
+		Store:     store,
+		Directory: lookupcache.New(store, cfg.AuthCacheTTL, lookupcache.DefaultChainTTL),
+		Verifier:  auth.NewVerifier(cfg.JWT),
+	}
+}
+
+// Acceptor is the transfer use case, enqueueing to q.
+func (s *Service) Acceptor(q transfer.Queue, opts ...transfer.Option) *transfer.Acceptor {
+	return transfer.NewAcceptor(s.Directory, s.Store, q, append([]transfer.Option{transfer.WithLockLease(s.Config.LockLease)}, opts...)...)
+}
+
+// TransferHandler serves POST /purchases/transfers.
+func (s *Service) TransferHandler(q transfer.Queue, opts ...transfer.Option) http.Handler {
+	return httpapi.NewTransferHandler(s.Acceptor(q, opts...), s.Verifier, httpapi.WithBasePath(s.Config.BasePath))
+}
+
+// StatusHandler serves GET /purchases/synchronizations/{id}.
+func (s *Service) StatusHandler() http.Handler {
+	return httpapi.NewStatusHandler(transfer.NewStatusReader(s.Directory, s.Store), s.Verifier)
+}
+
+// Handler serves both endpoints, as the local runner does.
+func (s *Service) Handler(q transfer.Queue, opts ...transfer.Option) http.Handler {
+	return httpapi.NewHandler(s.Acceptor(q, opts...), transfer.NewStatusReader(s.Directory, s.Store), s.Verifier,
+		httpapi.WithBasePath(s.Config.BasePath))
+}
+
+// Processor is the processing use case.
+func (s *Service) Processor(opts ...transfer.Option) *transfer.Processor {
+	return transfer.NewProcessor(s.Store, append([]transfer.Option{transfer.WithMaxReceives(s.Config.MaxReceives)}, opts...)...)
+}
+
+// ProcessorBatchHandler is the SQS event handler of the processor.
+func (s *Service) ProcessorBatchHandler(opts ...transfer.Option) queue.BatchHandler {
+	return queue.TransferBatchHandler(s.Processor(opts...))
+}
+
+// Queue is the SQS sender of transfer jobs.
+func (s *Service) Queue(c Clients) *queue.Sender {
+	return queue.NewSender(c.SQS, s.Config.TransferQueueURL)
+}

@@ -1,0 +1,139 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Credential is who is calling, as established from the request headers. A
+// customer JWT has already been verified (it needs no I/O); a publisher token
+// is known only by its hash until the Directory confirms it.
+type Credential struct {
+	Publisher PublisherID
+	// TokenHash is set for a publisher token: it must name a live token of Publisher.
+	TokenHash string
+	// Customer is set for a customer JWT: the only customer it may act for.
+	Customer CustomerID
+}
+
+// IsCustomer tells a customer JWT from a publisher token.
+func (c Credential) IsCustomer() bool { return c.Customer != 0 }
+
+// LookupKeys names what a request needs to know before it may write anything.
+// Empty fields are not looked up.
+type LookupKeys struct {
+	Publisher     PublisherID
+	TokenHash     string
+	TransactionID string
+}
+
+// Lookup is the answer to LookupKeys.
+type Lookup struct {
+	// Publisher is nil when the publisher does not exist.
+	Publisher *Publisher
+	// TokenValid is true when TokenHash names a live token of the publisher.
+	TokenValid bool
+	// OriginalTransactionID is the chain of TransactionID, "" when unknown.
+	OriginalTransactionID string
+}
+
+// Directory answers the reads that gate a request. Implementations fetch
+// everything that is asked for in one round trip and may cache it briefly.
+type Directory interface {
+	Lookup(ctx context.Context, keys LookupKeys) (Lookup, error)
+}
+
+// OpenConflict is why a synchronization could not be opened. Several fields
+// may be set at once; Acceptor decides which one the client is told about.
+type OpenConflict struct {
+	CustomerMissing   bool
+	TransactionLocked bool
+	PurchaseLocked    bool
+	// Existing is the synchronization already stored under the requested id.
+	Existing *Synchronization
+}
+
+func (c *OpenConflict) Error() string { return "synchronization could not be opened" }
+
+// SynchronizationStore persists synchronizations and the locks they hold.
+type SynchronizationStore interface {
+	// Open writes the synchronization record and takes the transaction lock
+	// (and the chain lock when the chain is known), provided the target
+	// customer exists, atomically. The locks free themselves at leaseUntil
+	// should their owner never release them. A refusal is an *OpenConflict.
+	Open(ctx context.Context, s Synchronization, leaseUntil time.Time) error
+	// Abandon undoes Open when the job could not be enqueued: it removes the
+	// record and the locks, but only as long as this synchronization owns them.
+	Abandon(ctx context.Context, s Synchronization) error
+	// Get reads one synchronization of a publisher; found is false when unknown.
+	Get(ctx context.Context, publisher PublisherID, id string) (s Synchronization, found bool, err error)
+}
+
+// Snapshot is everything the processor needs to decide a job, read at once.
+type Snapshot struct {
+	// Sync is nil when the record does not exist (rolled back or expired).
+	Sync *Synchronization
+	// OriginalTransactionID is the chain of the job's transaction, "" if unknown.
+	OriginalTransactionID string
+	// Purchase is nil when the transaction names no purchase of the publisher.
+	Purchase *Purchase
+	// HeldLocks are the locks this synchronization still owns.
+	HeldLocks []LockKey
+}
+
+// LockKey names a lock: on one transactionId, or on a whole chain.
+type LockKey struct {
+	PublisherID PublisherID
+	// Exactly one of the two is set.
+	TransactionID         string
+	OriginalTransactionID string
+}
+
+// OwnershipChange moves a purchase from one customer to another.
+type OwnershipChange struct {
+	From, To CustomerID
+	// FromVersion is the purchase version the decision was made on.
+	FromVersion int64
+}
+
+// Finalization is a decided result, applied all or nothing.
+type Finalization struct {
+	// Sync is the record as finalized.
+	Sync Synchronization
+	// ReadVersion, when Purchase was read, guards the decision against a
+	// concurrent change of the purchase (nil when there was no purchase).
+	ReadVersion *int64
+	// Change is set only for PURCHASE_OWNERSHIP_TRANSFERRED.
+	Change *OwnershipChange
+	// ReleaseLocks are the locks to release, each only if still owned.
+	ReleaseLocks []LockKey
+}
+
+var (
+	// ErrAlreadyFinalized means another delivery of the job finished it first.
+	ErrAlreadyFinalized = errors.New("synchronization already finalized")
+	// ErrStale means what the decision was based on changed; read again.
+	ErrStale = errors.New("snapshot is stale")
+)
+
+// WorkStore is the storage the processor needs.
+type WorkStore interface {
+	Load(ctx context.Context, job Job) (Snapshot, error)
+	// Finalize applies a finalization in one transaction. It fails with
+	// ErrAlreadyFinalized or ErrStale when its guards do not hold.
+	Finalize(ctx context.Context, f Finalization) error
+	// MarkRetrying records a failed attempt on an unfinished synchronization.
+	MarkRetrying(ctx context.Context, job Job, attempts int, at time.Time) error
+}
+
+// Queue carries jobs from the transfer endpoint to the processor.
+type Queue interface {
+	Enqueue(ctx context.Context, job Job) error
+}
+
+// Notifier learns of every finalized synchronization once its record is
+// committed (the webhook path). It must not block or fail the processor.
+type Notifier interface {
+	Finalized(ctx context.Context, s Synchronization)
+}

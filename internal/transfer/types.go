@@ -1,0 +1,139 @@
+// Package transfer holds what happens to a purchase transfer: the rules that
+// accept a request, the rules that decide and apply its result, and the ports
+// (small interfaces) through which those rules reach storage and the queue.
+// Adapters (DynamoDB, SQS, HTTP) import this package; it imports none of them.
+package transfer
+
+import "time"
+
+// PublisherID identifies a tenant. Every key of every record starts with it.
+type PublisherID int64
+
+// CustomerID is Cleeng's cleengCustomerId: any positive 64-bit integer.
+type CustomerID int64
+
+// Publisher holds the per-tenant switches that gate a transfer.
+type Publisher struct {
+	ID                  PublisherID
+	Name                string
+	StoreKit2Active     bool
+	MigrationInProgress bool
+}
+
+// PurchaseKind is the Apple product type of a purchase.
+type PurchaseKind string
+
+const (
+	KindAutoRenewable PurchaseKind = "auto-renewable"
+	KindNonRenewing   PurchaseKind = "non-renewing"
+	KindNonConsumable PurchaseKind = "non-consumable"
+)
+
+// PurchaseState is the Apple-side state of a purchase chain.
+type PurchaseState string
+
+const (
+	StateActive  PurchaseState = "active"
+	StateExpired PurchaseState = "expired"
+	StateRevoked PurchaseState = "revoked"
+)
+
+// Purchase is one Apple subscription chain (or one-off purchase), named by its
+// originalTransactionId and owned by exactly one customer.
+type Purchase struct {
+	PublisherID           PublisherID
+	OriginalTransactionID string
+	TransactionIDs        []string
+	Owner                 CustomerID
+	OfferID               string
+	ProductID             string
+	Kind                  PurchaseKind
+	State                 PurchaseState
+	// ExpiresAt is zero for purchases that never expire (non-consumables).
+	ExpiresAt time.Time
+	// Version increases with every ownership change; the processor's write is
+	// conditioned on it so two transfers can never both apply to one state.
+	Version int64
+}
+
+// ActiveAt tells whether the purchase entitles its owner at the given time.
+func (p Purchase) ActiveAt(now time.Time) bool {
+	if p.State != StateActive {
+		return false
+	}
+	return p.ExpiresAt.IsZero() || now.Before(p.ExpiresAt)
+}
+
+// Status is the lifecycle of a synchronization as the status endpoint shows it.
+type Status string
+
+const (
+	StatusProcessing Status = "processing"
+	StatusRetrying   Status = "retrying"
+	StatusFinalized  Status = "finalized"
+)
+
+// Result is the outcome of a finalized synchronization (SPEC §3).
+type Result string
+
+const (
+	ResultTransferred    Result = "PURCHASE_OWNERSHIP_TRANSFERRED"
+	ResultUnchanged      Result = "PURCHASE_OWNERSHIP_UNCHANGED"
+	ResultExpired        Result = "RECEIVED_EXPIRED_PURCHASE"
+	ResultNotFound       Result = "TRANSACTION_ID_NOT_FOUND"
+	ResultTransferFailed Result = "TRANSFER_FAILED"
+)
+
+// AccessGranted is true for the results after which the target is entitled.
+func (r Result) AccessGranted() bool {
+	return r == ResultTransferred || r == ResultUnchanged
+}
+
+// Synchronization is the record of one asynchronous transfer.
+type Synchronization struct {
+	PublisherID PublisherID
+	ID          string
+	// CorrelationID is set when the client chose the id; it then equals ID.
+	CorrelationID string
+	// RequestHash fingerprints the request body so a replayed Correlation-Id
+	// can be told apart from a reused one.
+	RequestHash   string
+	TransactionID string
+	// OriginalTransactionID is known at accept time when the transaction was
+	// already mapped to its chain, and always once finalized on a known purchase.
+	OriginalTransactionID string
+	Target                CustomerID
+	IPAddress             string
+
+	Status        Status
+	Result        Result
+	OfferID       string
+	PreviousOwner CustomerID
+	Attempts      int
+
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	FinalizedAt time.Time
+}
+
+// AccessGranted reports the accessGranted field of a finalized synchronization.
+func (s Synchronization) AccessGranted() bool { return s.Result.AccessGranted() }
+
+// Job is what the transfer queue carries: enough to load everything the
+// processor needs in one read, and nothing a client could have forged.
+type Job struct {
+	PublisherID           PublisherID `json:"publisherId"`
+	SynchronizationID     string      `json:"synchronizationId"`
+	TransactionID         string      `json:"transactionId"`
+	OriginalTransactionID string      `json:"originalTransactionId,omitempty"`
+}
+
+// JobOf is the queue message that drives a synchronization to its result.
+func JobOf(s Synchronization) Job {
+	return Job{
+		PublisherID:           s.PublisherID,
+		SynchronizationID:     s.ID,
+		TransactionID:         s.TransactionID,
+		OriginalTransactionID: s.OriginalTransactionID,
+	}
+}

@@ -1,0 +1,66 @@
+package transfer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// MaxIDLength bounds a Correlation-Id, and so a synchronizationId.
+const MaxIDLength = 256
+
+// MaxTransactionIDLength bounds an Apple transactionId.
+const MaxTransactionIDLength = 128
+
+// ValidSynchronizationID accepts 1–256 visible ASCII characters: the rule for
+// a Correlation-Id header and for the status endpoint's path parameter.
+func ValidSynchronizationID(id string) bool {
+	if id == "" || len(id) > MaxIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidTransactionID accepts 1–128 characters of [A-Za-z0-9._-].
+func ValidTransactionID(id string) bool {
+	if id == "" || len(id) > MaxTransactionIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidIPv4 accepts a dotted-quad IPv4 address, nothing else (no IPv6, no
+// IPv4-mapped IPv6, no leading zeros, no zone).
+func ValidIPv4(s string) bool {
+	addr, err := netip.ParseAddr(s)
+	return err == nil && addr.Is4() && strings.Count(s, ".") == 3
+}
+
+// Request is a validated transfer request body.
+type Request struct {
+	Target        CustomerID
+	TransactionID string
+	IPAddress     string
+}
+
+// Fingerprint identifies the request body, so that a replay of a
+// Correlation-Id can be told from its reuse for something else.
+func (r Request) Fingerprint() string {
+	sum := sha256.Sum256([]byte(strconv.FormatInt(int64(r.Target), 10) + "\n" + r.TransactionID + "\n" + r.IPAddress))
+	return hex.EncodeToString(sum[:])
+}
