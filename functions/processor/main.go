@@ -24,5 +24,5 @@ func main() {
 		slog.Error("AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(service.New(cfg, service.NewClients(awsCfg)).ProcessorBatchHandler())
+	lambda.Start(service.New(cfg, service.NewClients(awsCfg, service.EndpointsFromEnv())).ProcessorBatchHandler())
 }

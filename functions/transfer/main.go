@@ -24,7 +24,7 @@ func main() {
 		slog.Error("AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	clients := service.NewClients(awsCfg)
+	clients := service.NewClients(awsCfg, service.EndpointsFromEnv())
 	svc := service.New(cfg, clients)
 	lambda.Start(httpapi.LambdaHandler(svc.TransferHandler(svc.Queue(clients)), cfg.BasePath))
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -38,6 +39,30 @@ func (s *Store) PutToken(ctx context.Context, p transfer.PublisherID, hash, labe
 		Label:       label,
 		CreatedAt:   s.now().UTC(),
 	})
+}
+
+// RevokeToken makes a token unusable from now on (within the API's
+// credential cache TTL).
+func (s *Store) RevokeToken(ctx context.Context, p transfer.PublisherID, hash string) error {
+	e, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("revokedAt"), expression.Value(s.now().UTC()))).
+		WithCondition(expression.AttributeExists(expression.Name(attrPK))).
+		Build()
+	if err != nil {
+		return fmt.Errorf("build expression: %w", err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       tokenKey(p, hash).av(),
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
 }
 
 // PutCustomers creates customers of a publisher.

@@ -229,20 +229,10 @@ func ownedBy(syncID string) expression.ConditionBuilder {
 // Get reads a synchronization strongly consistently, so that a client polling
 // right after its 202 never sees a 404.
 func (s *Store) Get(ctx context.Context, publisher transfer.PublisherID, id string) (transfer.Synchronization, bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.table,
-		Key:            syncKey(publisher, id).av(),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return transfer.Synchronization{}, false, fmt.Errorf("get synchronization: %w", err)
-	}
-	if len(out.Item) == 0 {
-		return transfer.Synchronization{}, false, nil
-	}
 	var rec syncItem
-	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
-		return transfer.Synchronization{}, false, fmt.Errorf("decode synchronization: %w", err)
+	ok, err := s.getItem(ctx, syncKey(publisher, id), &rec)
+	if err != nil || !ok {
+		return transfer.Synchronization{}, false, err
 	}
 	return rec.synchronization(), true, nil
 }
@@ -303,19 +293,8 @@ func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, 
 		return snap, err
 	}
 	snap.OriginalTransactionID = tx.OriginalTransactionID
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: purchaseKey(p, tx.OriginalTransactionID).av(), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return snap, fmt.Errorf("get purchase: %w", err)
-	}
-	if len(out.Item) > 0 {
-		if err := attributevalue.UnmarshalMap(out.Item, &purchase); err != nil {
-			return snap, fmt.Errorf("decode purchase: %w", err)
-		}
-		snap.Purchase = purchase.purchase()
-	}
-	return snap, nil
+	snap.Purchase, err = s.Purchase(ctx, p, tx.OriginalTransactionID)
+	return snap, err
 }
 
 // Finalize applies a decided result in one transaction: the record becomes

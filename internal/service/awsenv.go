@@ -32,12 +32,12 @@ func EnvConfig() (aws.Config, error) {
 }
 
 // endpointFor returns the endpoint override of a service, as the SDK's
-// default configuration would resolve it, or nil.
-func endpointFor(service string) *string {
+// default configuration would resolve it, or "".
+func endpointFor(service string) string {
 	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
 		if v := os.Getenv(name); v != "" {
-			return &v
+			return v
 		}
 	}
-	return nil
+	return ""
 }

@@ -21,21 +21,32 @@ type Clients struct {
 	SQS      *sqs.Client
 }
 
-// NewClients builds the clients from a configuration. Endpoint overrides
-// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS) apply in every case.
-func NewClients(cfg aws.Config) Clients {
-	dynamoEndpoint := endpointFor("DYNAMODB")
+// Endpoints override the AWS endpoints, to reach local emulators. Empty
+// fields keep the SDK's default endpoint.
+type Endpoints struct {
+	DynamoDB string
+	SQS      string
+}
+
+// EndpointsFromEnv reads AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS
+// (or AWS_ENDPOINT_URL), as the SDK's default configuration would.
+func EndpointsFromEnv() Endpoints {
+	return Endpoints{DynamoDB: endpointFor("DYNAMODB"), SQS: endpointFor("SQS")}
+}
+
+// NewClients builds the clients of a container.
+func NewClients(cfg aws.Config, e Endpoints) Clients {
 	return Clients{
 		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-			if dynamoEndpoint != nil {
-				o.BaseEndpoint = dynamoEndpoint
+			if e.DynamoDB != "" {
+				o.BaseEndpoint = &e.DynamoDB
 				// DynamoDB Local does not send the CRC32 the SDK checks; AWS does.
 				o.DisableValidateResponseChecksum = true
 			}
 		}),
 		SQS: sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-			if e := endpointFor("SQS"); e != nil {
-				o.BaseEndpoint = e
+			if e.SQS != "" {
+				o.BaseEndpoint = &e.SQS
 			}
 		}),
 	}
@@ -49,15 +60,15 @@ type Service struct {
 	Verifier  *auth.Verifier
 }
 
-// New wires the store, the cached directory and the JWT verifier.
+// New wires the store, the directory (cached unless AuthCacheTTL is 0) and
+// the JWT verifier.
 func New(cfg Config, c Clients, opts ...dynamo.Option) *Service {
 	store := dynamo.New(c.DynamoDB, cfg.TableName, append([]dynamo.Option{dynamo.WithRetention(cfg.Retention)}, opts...)...)
-	return &Service{
-		Config:    cfg,
-		Store:     store,
-		Directory: lookupcache.New(store, cfg.AuthCacheTTL, lookupcache.DefaultChainTTL),
-		Verifier:  auth.NewVerifier(cfg.JWT),
+	var directory transfer.Directory = store
+	if cfg.AuthCacheTTL > 0 {
+		directory = lookupcache.New(store, cfg.AuthCacheTTL, lookupcache.DefaultChainTTL)
 	}
+	return &Service{Config: cfg, Store: store, Directory: directory, Verifier: auth.NewVerifier(cfg.JWT)}
 }
 
 // Acceptor is the transfer use case, enqueueing to q.

@@ -1,0 +1,223 @@
+// Command local runs the whole service on this machine, without Docker: it
+// starts DynamoDB Local and ElasticMQ with the template's table and queues,
+// seeds demo data, serves the API with the same http.Handlers the Lambdas
+// use, and feeds the processor's SQS event handler from ElasticMQ as
+// Lambda's event source mapping would. Ctrl-C stops everything it started.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/demo"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/emulator"
+	"github.com/acme/purchase-transfer/internal/localstack"
+	"github.com/acme/purchase-transfer/internal/lookupcache"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "address the API listens on")
+	stateDir := flag.String("state-dir", ".local", "folder for run.env and the emulators' logs")
+	flag.Parse()
+
+	slog.SetDefault(lambdacontext.NewLogger())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, *stateDir); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr, stateDir string) error {
+	// Fail before starting anything if the API's port is taken.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (is another `make run` running?): %w", addr, err)
+	}
+	defer ln.Close()
+
+	logDir := filepath.Join(stateDir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	started := time.Now()
+	fmt.Println("Starting DynamoDB Local and ElasticMQ ...")
+	stack, err := localstack.Start(ctx, emulator.Options{LogDir: logDir})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stack.Stop(); err != nil {
+			slog.Error("stopping the emulators", "error", err)
+		}
+		fmt.Println("Stopped the API, the processor and the emulators.")
+	}()
+	res, err := stack.DefaultResources(ctx)
+	if err != nil {
+		return err
+	}
+
+	jwtSecret := rand.Text() + rand.Text()
+	cfg := service.Config{
+		TableName:        res.Table,
+		TransferQueueURL: res.TransferQueueURL(),
+		JWT:              auth.JWTConfig{HS256Secret: []byte(jwtSecret)},
+		AuthCacheTTL:     lookupcache.DefaultTTL,
+		LockLease:        transfer.DefaultLockLease,
+		MaxReceives:      transferMaxReceives(stack),
+		Retention:        dynamo.DefaultRetention,
+	}
+	svc := service.New(cfg, stack.Clients)
+	seeded, err := demo.Seed(ctx, svc.Store, time.Now())
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{Handler: svc.Handler(svc.Queue(stack.Clients)), ReadHeaderTimeout: 5 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(), Wait: 10 * time.Second}
+	pollerDone := make(chan error, 1)
+	pollCtx, stopPolling := context.WithCancel(context.Background())
+	defer stopPolling()
+	go func() { pollerDone <- poller.Run(pollCtx) }()
+
+	apiURL := "http://" + ln.Addr().String()
+	envFile := filepath.Join(stateDir, "run.env")
+	if err := writeEnv(envFile, runEnv(apiURL, jwtSecret, seeded, stack, res)); err != nil {
+		return err
+	}
+	printWalkthrough(apiURL, envFile, time.Since(started))
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		slog.Error("API server stopped", "error", err)
+	}
+	fmt.Println("\nShutting down ...")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	stopPolling()
+	<-pollerDone
+	_ = os.Remove(envFile)
+	return nil
+}
+
+// transferMaxReceives is the transfer queue's maxReceiveCount in the template.
+func transferMaxReceives(s *localstack.Stack) int {
+	q, err := s.Template.Queue(localstack.TransferQueueID)
+	if err != nil || q.MaxReceiveCount == 0 {
+		return 5
+	}
+	return q.MaxReceiveCount
+}
+
+func runEnv(apiURL, jwtSecret string, s demo.Seeded, stack *localstack.Stack, res localstack.Resources) map[string]string {
+	env := map[string]string{
+		"API_URL":                   apiURL,
+		"PUBLISHER_ID":              strconv.FormatInt(int64(demo.PublisherID), 10),
+		"PUBLISHER_TOKEN":           s.PublisherToken,
+		"OTHER_PUBLISHER_ID":        strconv.FormatInt(int64(demo.OtherPublisherID), 10),
+		"OTHER_PUBLISHER_TOKEN":     s.OtherPublisherToken,
+		"INACTIVE_PUBLISHER_TOKEN":  s.InactivePublisherToken,
+		"MIGRATING_PUBLISHER_TOKEN": s.MigratingPublisherToken,
+		"JWT_SECRET":                jwtSecret,
+		"CUSTOMER_A":                strconv.FormatInt(int64(demo.CustomerA), 10),
+		"CUSTOMER_B":                strconv.FormatInt(int64(demo.CustomerB), 10),
+		"CUSTOMER_C":                strconv.FormatInt(int64(demo.CustomerC), 10),
+		"TX_ACTIVE":                 demo.TxActive,
+		"TX_ACTIVE_2":               demo.TxActive2,
+		"TX_CHAIN_1":                demo.TxChain1,
+		"TX_CHAIN_2":                demo.TxChain2,
+		"TX_EXPIRED":                demo.TxExpired,
+		"TX_UNKNOWN":                demo.TxUnknown,
+		"TABLE_NAME":                res.Table,
+		"TRANSFER_QUEUE_URL":        res.TransferQueueURL(),
+		"TRANSFER_DLQ_URL":          res.TransferDLQURL(),
+	}
+	for k, v := range stack.Env() {
+		env[k] = v
+	}
+	return env
+}
+
+// writeEnv writes shell KEY=value lines, readable by `source` and by
+// `transferctl --local`. The file holds secrets: only the user may read it.
+func writeEnv(path string, env map[string]string) error {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("# Written by `make run`; valid while it runs. Load with: set -a; source " + path + "; set +a\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, shellQuote(env[k]))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// shellQuote quotes a value for sh only when it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./:@%+=,", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+func printWalkthrough(apiURL, envFile string, took time.Duration) {
+	fmt.Printf(`
+Purchase transfer API on %s (ready in %.1fs). Ctrl-C stops everything.
+Demo data and credentials are in %s.
+
+Try it in another terminal:
+
+  set -a; source %s; set +a
+
+  # Move customer A's active purchase to customer B:
+  curl -si -X POST "$API_URL/purchases/transfers" \
+    -H "X-Publisher-Token: $PUBLISHER_TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"cleengCustomerId\": $CUSTOMER_B, \"transactionId\": \"$TX_ACTIVE\", \"ipAddress\": \"203.0.113.7\"}"
+
+  # Poll it (use the synchronizationId of the 202, or the Location header):
+  curl -s "$API_URL/purchases/synchronizations/<synchronizationId>" -H "X-Publisher-Token: $PUBLISHER_TOKEN"
+
+  # The same with your own id, as Cleeng's Correlation-Id:
+  curl -s -X POST "$API_URL/purchases/transfers" -H "X-Publisher-Token: $PUBLISHER_TOKEN" \
+    -H 'Correlation-Id: my-first-transfer' -d "{\"cleengCustomerId\": $CUSTOMER_C, \"transactionId\": \"$TX_CHAIN_2\"}"
+  curl -s "$API_URL/purchases/synchronizations/my-first-transfer" -H "X-Publisher-Token: $PUBLISHER_TOKEN"
+
+Other cases: TX_EXPIRED (RECEIVED_EXPIRED_PURCHASE), TX_UNKNOWN (TRANSACTION_ID_NOT_FOUND),
+INACTIVE_PUBLISHER_TOKEN (SK2C0004), MIGRATING_PUBLISHER_TOKEN (SK2C0005).
+The AWS CLI reaches the emulators with the same file: aws dynamodb scan --table-name "$TABLE_NAME"
+
+`, apiURL, took.Seconds(), envFile, envFile)
+}

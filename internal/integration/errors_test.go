@@ -1,0 +1,213 @@
+package integration_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// TestEveryTransferError sends one request per error code of SPEC §1 to the
+// real stack and checks the code, the HTTP status, and that the refusal left
+// no record, no lock and no message behind.
+func TestEveryTransferError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pub := e.seedPublisher(true, false)
+	other := e.seedPublisher(true, false)
+	inactive := e.seedPublisher(false, false)
+	migrating := e.seedPublisher(true, true)
+	cs := e.seedCustomers(pub, 3)
+	inactiveCustomers := e.seedCustomers(inactive, 1)
+	migratingCustomers := e.seedCustomers(migrating, 1)
+	chain := e.seedPurchase(pub, cs[0], transfer.StateActive, time.Now().Add(time.Hour), newTxID(), newTxID())
+	held := e.seedPurchase(pub, cs[0], transfer.StateActive, time.Now().Add(time.Hour))
+
+	// Locks held by unfinished synchronizations (no processor runs in this test).
+	if r := e.transfer(tokenHeader(pub), transferBody(cs[1], chain.TransactionIDs[0])); r.status != http.StatusAccepted {
+		t.Fatalf("setup transfer: %d %s", r.status, r.raw)
+	}
+	used := map[string]string{"X-Publisher-Token": pub.token, "Correlation-Id": "used-" + newTxID()}
+	if r := e.transfer(used, transferBody(cs[1], held.TransactionIDs[0])); r.status != http.StatusAccepted {
+		t.Fatalf("setup transfer: %d %s", r.status, r.raw)
+	}
+
+	revokedToken, revokedHash := auth.NewPublisherToken(pub.id)
+	if err := e.svc.Store.PutToken(context.Background(), pub.id, revokedHash, "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Store.RevokeToken(context.Background(), pub.id, revokedHash); err != nil {
+		t.Fatal(err)
+	}
+	expiredJWT := mintJWT(t, e.jwtSecret, pub.id, cs[2], -time.Minute)
+	foreignJWT := mintJWT(t, []byte("another-secret-entirely-0123456789"), pub.id, cs[2], time.Hour)
+	freshTx := newTxID()
+
+	cases := []struct {
+		name    string
+		headers map[string]string
+		body    string
+		status  int
+		code    transfer.Code
+		field   string
+	}{
+		{"no credential", map[string]string{"Content-Type": "application/json"}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "X-Publisher-Token"},
+		{"both credentials", map[string]string{"X-Publisher-Token": pub.token, "Authorization": "Bearer " + e.jwt(pub, cs[1])}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, ""},
+		{"basic auth", map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "Authorization"},
+		{"bad Correlation-Id", map[string]string{"X-Publisher-Token": pub.token, "Correlation-Id": strings.Repeat("x", 257)}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "Correlation-Id"},
+		{"non-JSON content type", map[string]string{"X-Publisher-Token": pub.token, "Content-Type": "text/plain"}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "Content-Type"},
+		{"unknown token", map[string]string{"X-Publisher-Token": "pt_1_" + strings.Repeat("A", 43)}, transferBody(cs[1], freshTx), 401, transfer.CodeUnauthenticated, ""},
+		{"not a token", map[string]string{"X-Publisher-Token": "hello"}, transferBody(cs[1], freshTx), 401, transfer.CodeUnauthenticated, ""},
+		{"revoked token", map[string]string{"X-Publisher-Token": revokedToken}, transferBody(cs[1], freshTx), 401, transfer.CodeUnauthenticated, ""},
+		{"expired JWT", map[string]string{"Authorization": "Bearer " + expiredJWT}, transferBody(cs[2], freshTx), 401, transfer.CodeUnauthenticated, ""},
+		{"JWT signed with another key", map[string]string{"Authorization": "Bearer " + foreignJWT}, transferBody(cs[2], freshTx), 401, transfer.CodeUnauthenticated, ""},
+		{"JWT alg none", map[string]string{"Authorization": "Bearer " + algNoneJWT(pub.id, cs[2])}, transferBody(cs[2], freshTx), 401, transfer.CodeUnauthenticated, ""},
+		{"auth wins over a bad body", map[string]string{"X-Publisher-Token": revokedToken}, `not json`, 401, transfer.CodeUnauthenticated, ""},
+		{"body not JSON", tokenHeader(pub), `{"cleengCustomerId": 1,`, 400, transfer.CodeInvalidBody, "body"},
+		{"body an array", tokenHeader(pub), `[1,2]`, 400, transfer.CodeInvalidBody, "body"},
+		{"customer id missing", tokenHeader(pub), `{"transactionId":"` + freshTx + `"}`, 400, transfer.CodeInvalidBody, "cleengCustomerId"},
+		{"customer id a string", tokenHeader(pub), `{"cleengCustomerId":"12","transactionId":"` + freshTx + `"}`, 400, transfer.CodeInvalidBody, "cleengCustomerId"},
+		{"customer id zero", tokenHeader(pub), `{"cleengCustomerId":0,"transactionId":"` + freshTx + `"}`, 400, transfer.CodeInvalidBody, "cleengCustomerId"},
+		{"transaction id bad", tokenHeader(pub), transferBody(cs[1], "tx with spaces"), 400, transfer.CodeInvalidBody, "transactionId"},
+		{"bad IPv4", tokenHeader(pub), `{"cleengCustomerId":` + itoa(cs[1]) + `,"transactionId":"` + freshTx + `","ipAddress":"300.1.1.1"}`, 400, transfer.CodeInvalidBody, "ipAddress"},
+		{"body over 16 KiB", tokenHeader(pub), `{"cleengCustomerId":` + itoa(cs[1]) + `,"transactionId":"` + freshTx + `","pad":"` + strings.Repeat("x", 16<<10) + `"}`, 400, transfer.CodeInvalidBody, "body"},
+		{"JWT for another customer", map[string]string{"Authorization": "Bearer " + e.jwt(pub, cs[2])}, transferBody(cs[1], freshTx), 403, transfer.CodeForbidden, "cleengCustomerId"},
+		{"integration inactive", tokenHeader(inactive), transferBody(inactiveCustomers[0], freshTx), 500, transfer.CodeIntegrationInactive, ""},
+		{"migration in progress", tokenHeader(migrating), transferBody(migratingCustomers[0], freshTx), 422, transfer.CodeMigrationInProgress, ""},
+		{"unknown customer", tokenHeader(pub), transferBody(transfer.CustomerID(newID()), freshTx), 422, transfer.CodeUnknownCustomer, "cleengCustomerId"},
+		{"another publisher's customer", tokenHeader(other), transferBody(cs[1], freshTx), 422, transfer.CodeUnknownCustomer, "cleengCustomerId"},
+		{"transaction held", tokenHeader(pub), transferBody(cs[2], chain.TransactionIDs[0]), 409, transfer.CodeTransactionLocked, "transactionId"},
+		{"purchase held through its other transaction", tokenHeader(pub), transferBody(cs[2], chain.TransactionIDs[1]), 409, transfer.CodePurchaseLocked, "transactionId"},
+		{"Correlation-Id reused for another body", map[string]string{"X-Publisher-Token": pub.token, "Correlation-Id": used["Correlation-Id"]}, transferBody(cs[2], freshTx), 409, transfer.CodeCorrelationIDReused, "Correlation-Id"},
+	}
+
+	before := e.items()
+	depth := e.queueDepth(e.res.TransferQueueURL())
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.transfer(c.headers, c.body)
+			assertError(t, r, c.status, c.code, c.field)
+		})
+	}
+	after := e.items()
+	for _, kind := range []string{"SYNC", "LOCK"} {
+		if len(after[kind]) != len(before[kind]) {
+			t.Errorf("refused requests left %d %s items behind", len(after[kind])-len(before[kind]), kind)
+		}
+	}
+	if d := e.queueDepth(e.res.TransferQueueURL()); d != depth {
+		t.Errorf("refused requests left %d messages behind", d-depth)
+	}
+}
+
+// TestEveryStatusError covers SPEC §2's errors on the real stack.
+func TestEveryStatusError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pub := e.seedPublisher(true, false)
+	cs := e.seedCustomers(pub, 2)
+	r := e.transfer(tokenHeader(pub), transferBody(cs[1], newTxID()))
+	id := r.str("synchronizationId")
+
+	cases := []struct {
+		name    string
+		path    string
+		headers map[string]string
+		status  int
+		code    transfer.Code
+	}{
+		{"empty id", "/purchases/synchronizations/", tokenHeader(pub), 400, transfer.CodeInvalidPathParam},
+		{"id too long", "/purchases/synchronizations/" + strings.Repeat("a", 257), tokenHeader(pub), 400, transfer.CodeInvalidPathParam},
+		{"id with a space", "/purchases/synchronizations/a%20b", tokenHeader(pub), 400, transfer.CodeInvalidPathParam},
+		{"no credential", "/purchases/synchronizations/" + id, nil, 400, transfer.CodeInvalidHeaders},
+		{"unknown token", "/purchases/synchronizations/" + id, map[string]string{"X-Publisher-Token": "pt_1_" + strings.Repeat("A", 43)}, 401, transfer.CodeUnauthenticated},
+		{"unknown id", "/purchases/synchronizations/nope-" + newTxID(), tokenHeader(pub), 404, transfer.CodeNotFound},
+		{"JWT of another customer", "/purchases/synchronizations/" + id, map[string]string{"Authorization": "Bearer " + e.jwt(pub, cs[0])}, 404, transfer.CodeNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			assertError(t, e.do(http.MethodGet, c.path, c.headers, ""), c.status, c.code, "")
+		})
+	}
+	if r := e.status(map[string]string{"Authorization": "Bearer " + e.jwt(pub, cs[1])}, id); r.status != http.StatusOK {
+		t.Errorf("target's own JWT: %d %s", r.status, r.raw)
+	}
+}
+
+// TestEnqueueFailureLeavesNothing makes SendMessage fail: the client gets a
+// 500 S#### with a generic message, and the record and locks are rolled back,
+// so the client's retry is accepted.
+func TestEnqueueFailureLeavesNothing(t *testing.T) {
+	t.Parallel()
+	var broken brokenQueue
+	e := newEnv(t, withQueue(func(q transfer.Queue) transfer.Queue { broken.Queue = q; return &broken }))
+	pub := e.seedPublisher(true, false)
+	cs := e.seedCustomers(pub, 2)
+	p := e.seedPurchase(pub, cs[0], transfer.StateActive, time.Now().Add(time.Hour))
+
+	broken.fail.Store(true)
+	h := map[string]string{"X-Publisher-Token": pub.token, "Correlation-Id": "retry-me-" + newTxID()}
+	r := e.transfer(h, transferBody(cs[1], p.TransactionIDs[0]))
+	assertError(t, r, 500, transfer.CodeQueueFailure, "")
+	if strings.Contains(r.raw, "injected") {
+		t.Errorf("internal error text leaked to the client: %s", r.raw)
+	}
+	items := e.items()
+	if len(items["SYNC"]) != 0 || len(items["LOCK"]) != 0 {
+		t.Errorf("failed enqueue left records %v and locks %v", items["SYNC"], items["LOCK"])
+	}
+
+	broken.fail.Store(false)
+	if r := e.transfer(h, transferBody(cs[1], p.TransactionIDs[0])); r.status != http.StatusAccepted {
+		t.Errorf("retry after a failed enqueue: %d %s", r.status, r.raw)
+	}
+}
+
+func assertError(t *testing.T, r response, status int, code transfer.Code, field string) {
+	t.Helper()
+	if r.status != status || r.code() != string(code) {
+		t.Fatalf("got %d %s, want %d %s: %s", r.status, r.code(), status, code, r.raw)
+	}
+	if r.str("message") == "" || r.str("requestId") == "" {
+		t.Errorf("error body lacks message or requestId: %s", r.raw)
+	}
+	if field != "" && !strings.Contains(r.raw, `"field":"`+field+`"`) {
+		t.Errorf("details do not name %s: %s", field, r.raw)
+	}
+}
+
+type brokenQueue struct {
+	transfer.Queue
+	fail atomic.Bool
+}
+
+func (b *brokenQueue) Enqueue(ctx context.Context, job transfer.Job) error {
+	if b.fail.Load() {
+		return errors.New("injected enqueue failure")
+	}
+	return b.Queue.Enqueue(ctx, job)
+}
+
+func mintJWT(t *testing.T, secret []byte, p transfer.PublisherID, c transfer.CustomerID, ttl time.Duration) string {
+	t.Helper()
+	tok, err := auth.MintHS256(secret, p, c, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// algNoneJWT is an unsigned token, which must never be accepted.
+func algNoneJWT(p transfer.PublisherID, c transfer.CustomerID) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	claims := fmt.Sprintf(`{"customerId":%d,"publisherId":%d,"exp":%d}`, c, p, time.Now().Add(time.Hour).Unix())
+	return enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc([]byte(claims)) + "."
+}
