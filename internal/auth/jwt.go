@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,9 @@ type Verifier struct {
 	parser *jwt.Parser
 	secret []byte
 	jwks   *lazyJWKS
+	// enabled is false when no key material is configured: then no JWT is
+	// valid (golang-jwt would read an empty allow-list as "any algorithm").
+	enabled bool
 }
 
 // NewVerifier builds a verifier. It does no I/O: the JWKS is fetched when the
@@ -51,6 +55,7 @@ func NewVerifier(cfg JWTConfig) *Verifier {
 		methods = append(methods, jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg())
 		v.jwks = &lazyJWKS{url: cfg.JWKSURL}
 	}
+	v.enabled = len(methods) > 0
 	leeway := cfg.Leeway
 	if leeway == 0 {
 		leeway = DefaultLeeway
@@ -76,18 +81,23 @@ var ErrInvalidJWT = errors.New("invalid customer token")
 
 // Verify checks a JWT and returns the customer credential it carries.
 func (v *Verifier) Verify(ctx context.Context, token string) (transfer.Credential, error) {
+	if !v.enabled {
+		return transfer.Credential{}, fmt.Errorf("%w: customer JWTs are not enabled", ErrInvalidJWT)
+	}
 	var claims customerClaims
 	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		switch t.Method.Alg() {
-		case jwt.SigningMethodHS256.Alg():
+		// WithValidMethods has already refused any algorithm without keys.
+		if t.Method.Alg() == jwt.SigningMethodHS256.Alg() {
 			return v.secret, nil
-		default: // only RS256/ES256 pass WithValidMethods, and only with a JWKS
-			kf, err := v.jwks.get(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return kf.Keyfunc(t)
 		}
+		if kid, _ := t.Header["kid"].(string); kid == "" {
+			return nil, errors.New("RS256/ES256 tokens must name their key (kid)")
+		}
+		kf, err := v.jwks.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return kf.Keyfunc(t)
 	})
 	if err != nil {
 		return transfer.Credential{}, fmt.Errorf("%w: %w", ErrInvalidJWT, err)
@@ -108,28 +118,39 @@ type customerClaims struct {
 type numericID int64
 
 func (n *numericID) UnmarshalJSON(b []byte) error {
-	var s string
+	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-	} else {
-		s = string(b)
+	}
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return fmt.Errorf("not a string of digits: %q", s)
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return fmt.Errorf("not an integer id: %q", s)
+		return fmt.Errorf("not a 64-bit id: %q", s)
 	}
 	*n = numericID(id)
 	return nil
 }
 
-// lazyJWKS fetches the key set on first use and retries on the next token if
-// that first fetch failed.
+// jwksRetryInterval spaces the fetches of a key set that could not be loaded,
+// so an outage of the issuer does not turn every request into a fetch.
+const jwksRetryInterval = time.Second
+
+// jwksFetchTimeout bounds a key set fetch, which happens on a request's path.
+const jwksFetchTimeout = 3 * time.Second
+
+// lazyJWKS fetches the key set on first use. A failed fetch is retried by a
+// later token (at most once per jwksRetryInterval), instead of keeping an
+// empty key set until the library's next refresh.
 type lazyJWKS struct {
-	url string
-	mu  sync.Mutex
-	kf  keyfunc.Keyfunc
+	url         string
+	mu          sync.Mutex
+	kf          keyfunc.Keyfunc
+	lastAttempt time.Time
+	lastErr     error
 }
 
 func (l *lazyJWKS) get(ctx context.Context) (keyfunc.Keyfunc, error) {
@@ -138,11 +159,20 @@ func (l *lazyJWKS) get(ctx context.Context) (keyfunc.Keyfunc, error) {
 	if l.kf != nil {
 		return l.kf, nil
 	}
+	if time.Since(l.lastAttempt) < jwksRetryInterval {
+		return nil, l.lastErr
+	}
+	l.lastAttempt = time.Now()
+	failFirst := false
 	// The key set outlives this request: it refreshes in the background for
 	// the life of the container.
-	kf, err := keyfunc.NewDefaultCtx(context.WithoutCancel(ctx), []string{l.url})
+	kf, err := keyfunc.NewDefaultOverrideCtx(context.WithoutCancel(ctx), []string{l.url}, keyfunc.Override{
+		HTTPTimeout:               jwksFetchTimeout,
+		NoErrorReturnFirstHTTPReq: &failFirst,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("load JWKS: %w", err)
+		l.lastErr = fmt.Errorf("load JWKS: %w", err)
+		return nil, l.lastErr
 	}
 	l.kf = kf
 	return kf, nil

@@ -245,7 +245,6 @@ func verifyNoPanic(t *testing.T, v *auth.Verifier, token string) (cred transfer.
 
 func TestJWTNothingConfiguredForgedHS256(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: jwt.go NewVerifier with neither HS256Secret nor JWKSURL (the template's defaults) passes WithValidMethods(nil), which allows every alg, and the key func hands HS256 the nil secret: a JWT signed HS256 with an EMPTY key is accepted for any customer/publisher. SPEC §1: HS256 only with a configured secret")
 	v := auth.NewVerifier(auth.JWTConfig{})
 	forged := sign(t, jwt.SigningMethodHS256, []byte{}, "", claims(nil))
 	if cred, err := verifyNoPanic(t, v, forged); err == nil {
@@ -255,7 +254,6 @@ func TestJWTNothingConfiguredForgedHS256(t *testing.T) {
 
 func TestJWTNothingConfiguredOtherAlgsAre401Not500(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: jwt.go Verify with no JWKS configured and no method allow-list (nothing configured) sends RS256/ES256/HS384/none to the nil lazyJWKS: nil pointer panic, 500 S0001 instead of 401 AUTH0002")
 	v := auth.NewVerifier(auth.JWTConfig{})
 	for name, token := range map[string]string{
 		"RS256": sign(t, jwt.SigningMethodRS256, testKeys().rsa, "rsa-1", claims(nil)),
@@ -353,14 +351,26 @@ func TestJWTJWKSFetchedOnceAndKept(t *testing.T) {
 
 func TestJWTJWKSOutageAtFirstUseRecoversOnNextToken(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: jwt.go lazyJWKS promises to retry the JWKS on the next token after a failed first fetch, but keyfunc.NewDefaultCtx never fails (NoErrorReturnFirstHTTPReq) and its unknown-kid refresh is rate-limited to one per 5 minutes: after a short outage at cold start every RS256/ES256 token is refused for up to 5 minutes")
-	// The key set is unavailable for the first fetch and the one refresh
-	// the first token triggers, then healthy again.
-	srv := newJWKSServer(t, 2)
+	// The key set is unavailable for the first fetch, then healthy again.
+	srv := newJWKSServer(t, 1)
 	v := auth.NewVerifier(auth.JWTConfig{JWKSURL: srv.URL})
 	token := sign(t, jwt.SigningMethodRS256, testKeys().rsa, "rsa-1", claims(nil))
 	expectRefused(t, v, token)
-	expectAccepted(t, v, token, wantCred)
+	// A later token fetches again (retries are spaced by a second, so an
+	// outage does not turn every request into a fetch).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := v.Verify(context.Background(), token); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("JWKS never reloaded after the outage")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Errorf("JWKS fetched %d times, want 2 (one failure, one success): retries must be spaced", n)
+	}
 }
 
 func TestJWTIssuerAndAudience(t *testing.T) {

@@ -22,7 +22,9 @@ const (
 
 // Directory caches another Directory.
 type Directory struct {
-	inner      transfer.Directory
+	inner transfer.Directory
+	// off is set by a zero TTL: every lookup goes to inner.
+	off        bool
 	publishers *expirable.LRU[transfer.PublisherID, *transfer.Publisher]
 	tokens     *expirable.LRU[tokenKey, bool]
 	chains     *expirable.LRU[chainKey, string]
@@ -38,10 +40,15 @@ type chainKey struct {
 	transactionID string
 }
 
-// New caches inner's answers for ttl (chains for chainTTL).
+// New caches inner's answers for ttl (chains for chainTTL). A ttl of zero
+// or less turns the cache off (the LRU library would read it as "forever").
 func New(inner transfer.Directory, ttl, chainTTL time.Duration) *Directory {
+	if chainTTL <= 0 {
+		chainTTL = ttl
+	}
 	return &Directory{
 		inner:      inner,
+		off:        ttl <= 0,
 		publishers: expirable.NewLRU[transfer.PublisherID, *transfer.Publisher](maxEntries, nil, ttl),
 		tokens:     expirable.NewLRU[tokenKey, bool](maxEntries, nil, ttl),
 		chains:     expirable.NewLRU[chainKey, string](maxEntries, nil, chainTTL),
@@ -51,6 +58,9 @@ func New(inner transfer.Directory, ttl, chainTTL time.Duration) *Directory {
 // Lookup answers from the cache when it can, and otherwise asks inner, in
 // one call, for everything the cache lacks.
 func (d *Directory) Lookup(ctx context.Context, keys transfer.LookupKeys) (transfer.Lookup, error) {
+	if d.off {
+		return d.inner.Lookup(ctx, keys)
+	}
 	var out transfer.Lookup
 	missing := false
 

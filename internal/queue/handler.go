@@ -45,7 +45,14 @@ func TransferBatchHandler(h JobHandler) BatchHandler {
 	}
 }
 
-func handleRecord(ctx context.Context, h JobHandler, msg events.SQSMessage) error {
+func handleRecord(ctx context.Context, h JobHandler, msg events.SQSMessage) (err error) {
+	// A panic fails this record only, not its batch nor the process.
+	defer func() {
+		if v := recover(); v != nil {
+			slog.ErrorContext(ctx, "panic while processing a job", "messageId", msg.MessageId, "panic", fmt.Sprint(v))
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
 	var job transfer.Job
 	if err := json.Unmarshal([]byte(msg.Body), &job); err != nil || job.SynchronizationID == "" || job.PublisherID <= 0 {
 		// Not ours to fix: let it reach the dead-letter queue for an operator.

@@ -48,6 +48,9 @@ func ConfigFromEnv() (Config, error) {
 	c.AuthCacheTTL = seconds("AUTH_CACHE_TTL_SECONDS", lookupcache.DefaultTTL, &errs)
 	c.LockLease = seconds("LOCK_LEASE_SECONDS", transfer.DefaultLockLease, &errs)
 	c.MaxReceives = integer("MAX_RECEIVE_COUNT", 5, &errs)
+	if c.MaxReceives < 1 {
+		errs = append(errs, errors.New("MAX_RECEIVE_COUNT must be at least 1"))
+	}
 	c.Retention = time.Duration(integer("SYNC_RETENTION_DAYS", int(dynamo.DefaultRetention/(24*time.Hour)), &errs)) * 24 * time.Hour
 	return c, errors.Join(errs...)
 }

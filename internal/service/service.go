@@ -64,11 +64,12 @@ type Service struct {
 // the JWT verifier.
 func New(cfg Config, c Clients, opts ...dynamo.Option) *Service {
 	store := dynamo.New(c.DynamoDB, cfg.TableName, append([]dynamo.Option{dynamo.WithRetention(cfg.Retention)}, opts...)...)
-	var directory transfer.Directory = store
-	if cfg.AuthCacheTTL > 0 {
-		directory = lookupcache.New(store, cfg.AuthCacheTTL, lookupcache.DefaultChainTTL)
+	return &Service{
+		Config:    cfg,
+		Store:     store,
+		Directory: lookupcache.New(store, cfg.AuthCacheTTL, lookupcache.DefaultChainTTL),
+		Verifier:  auth.NewVerifier(cfg.JWT),
 	}
-	return &Service{Config: cfg, Store: store, Directory: directory, Verifier: auth.NewVerifier(cfg.JWT)}
 }
 
 // Acceptor is the transfer use case, enqueueing to q.

@@ -89,7 +89,11 @@ func (p *Processor) giveUp(ctx context.Context, job Job) error {
 		return nil
 	}
 	fin := failed(snap, p.now().UTC())
-	if err := p.store.Finalize(ctx, fin); err != nil && !errors.Is(err, ErrAlreadyFinalized) {
+	switch err := p.store.Finalize(ctx, fin); {
+	case errors.Is(err, ErrAlreadyFinalized):
+		// Another delivery committed a result first; that one is announced.
+		return nil
+	case err != nil:
 		return fmt.Errorf("finalize: %w", err)
 	}
 	p.notifier.Finalized(ctx, fin.Sync)

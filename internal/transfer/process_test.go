@@ -474,7 +474,6 @@ func TestProcessorGiveUpFindsItDone(t *testing.T) {
 
 func TestProcessorGiveUpLosingTheRaceDoesNotNotify(t *testing.T) {
 	t.Parallel()
-	t.Skip("BUG: process.go giveUp notifies TRANSFER_FAILED even when Finalize answers ErrAlreadyFinalized (another delivery committed a different result); Notifier must hear only of committed finalizations")
 	f := newProcFixture(5, loadAnswer{err: errors.New("x")}, snapshot(activePurchase(11)))
 	f.store.finalizes = []error{transfer.ErrAlreadyFinalized}
 	_ = f.proc.Handle(context.Background(), testJob, 5)

@@ -15,9 +15,11 @@ const MaxIDLength = 256
 const MaxTransactionIDLength = 128
 
 // ValidSynchronizationID accepts 1–256 visible ASCII characters: the rule for
-// a Correlation-Id header and for the status endpoint's path parameter.
+// a Correlation-Id header and for the status endpoint's path parameter. "."
+// and ".." are refused: as a path segment they name another path, so such a
+// synchronization could never be polled.
 func ValidSynchronizationID(id string) bool {
-	if id == "" || len(id) > MaxIDLength {
+	if id == "" || len(id) > MaxIDLength || id == "." || id == ".." {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
