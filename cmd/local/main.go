@@ -212,11 +212,13 @@ Try it in another terminal:
 
   # The same with your own id, as Cleeng's Correlation-Id:
   curl -s -X POST "$API_URL/purchases/transfers" -H "X-Publisher-Token: $PUBLISHER_TOKEN" \
-    -H 'Correlation-Id: my-first-transfer' -d "{\"cleengCustomerId\": $CUSTOMER_C, \"transactionId\": \"$TX_CHAIN_2\"}"
+    -H 'Content-Type: application/json' -H 'Correlation-Id: my-first-transfer' \
+    -d "{\"cleengCustomerId\": $CUSTOMER_C, \"transactionId\": \"$TX_CHAIN_2\"}"
   curl -s "$API_URL/purchases/synchronizations/my-first-transfer" -H "X-Publisher-Token: $PUBLISHER_TOKEN"
 
 Other cases: TX_EXPIRED (RECEIVED_EXPIRED_PURCHASE), TX_UNKNOWN (TRANSACTION_ID_NOT_FOUND),
 INACTIVE_PUBLISHER_TOKEN (SK2C0004), MIGRATING_PUBLISHER_TOKEN (SK2C0005).
+(curl -d sends a form Content-Type unless told otherwise; the API refuses it with REQ0004.)
 The AWS CLI reaches the emulators with the same file: aws dynamodb scan --table-name "$TABLE_NAME"
 
 `, apiURL, took.Seconds(), envFile, envFile)

@@ -202,6 +202,11 @@ func start(ctx context.Context, opt Options, l launch) (*Server, error) {
 	} else if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
+	// The JVMs run in their own working directories: paths handed to them
+	// (the ElasticMQ config, the logs) must not be relative to ours.
+	if logDir, err = filepath.Abs(logDir); err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, startTimeout)
