@@ -14,7 +14,7 @@ EMULATORS_STAMP := $(CACHE)/emulators/.fetched
 # Lambda builds: static, stripped, without the RPC shim of the old go1.x runtime.
 LAMBDA_GOFLAGS := -trimpath -ldflags='-s -w' -tags lambda.norpc
 LAMBDA_ARCH    ?= arm64
-FUNCTIONS      := transfer status processor
+FUNCTIONS      := transfer status processor sweeper
 
 STATICCHECK_VERSION := v0.8.2
 
@@ -51,6 +51,8 @@ build-StatusFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
 build-ProcessorFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
+build-SweeperFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweeper
 
 emulators: $(EMULATORS_STAMP) ## fetch DynamoDB Local and ElasticMQ from Maven Central (once)
 

@@ -87,6 +87,7 @@ func run(ctx context.Context, addr, stateDir string) error {
 		LockLease:        transfer.DefaultLockLease,
 		MaxReceives:      transferMaxReceives(stack),
 		Retention:        dynamo.DefaultRetention,
+		SweepGrace:       transfer.DefaultSweepGrace,
 	}
 	svc := service.New(cfg, stack.Clients)
 	seeded, err := demo.Seed(ctx, svc.Store, time.Now())
@@ -103,6 +104,7 @@ func run(ctx context.Context, addr, stateDir string) error {
 	pollCtx, stopPolling := context.WithCancel(context.Background())
 	defer stopPolling()
 	go func() { pollerDone <- poller.Run(pollCtx) }()
+	go sweepEvery(pollCtx, time.Minute, svc.Sweeper(svc.Queue(stack.Clients)))
 
 	apiURL := "http://" + ln.Addr().String()
 	envFile := filepath.Join(stateDir, "run.env")
@@ -124,6 +126,22 @@ func run(ctx context.Context, addr, stateDir string) error {
 	<-pollerDone
 	_ = os.Remove(envFile)
 	return nil
+}
+
+// sweepEvery runs the sweeper as the template's schedule does in AWS.
+func sweepEvery(ctx context.Context, every time.Duration, s *transfer.Sweeper) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				slog.ErrorContext(ctx, "sweep failed", "error", err)
+			}
+		}
+	}
 }
 
 // transferMaxReceives is the transfer queue's maxReceiveCount in the template.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -576,4 +577,86 @@ func unmarshalFound(found map[key]map[string]types.AttributeValue, k key, out an
 		return false, fmt.Errorf("decode %s/%s: %w", k.PK, k.SK, err)
 	}
 	return true, nil
+}
+
+// Stale lists unfinished synchronizations whose openSince (opened, or last
+// swept) is before the given time, reading the sparse openSyncs index shard by
+// shard and then the records themselves.
+func (s *Store) Stale(ctx context.Context, before time.Time, limit int) ([]transfer.Synchronization, error) {
+	var keys []key
+	for shard := 0; shard < openShards && len(keys) < limit; shard++ {
+		cond := expression.Key(attrOpenShard).Equal(expression.Value("OPEN#" + strconv.Itoa(shard))).
+			And(expression.Key(attrOpenSince).LessThan(expression.Value(before.UnixMilli())))
+		e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
+		if err != nil {
+			return nil, fmt.Errorf("build expression: %w", err)
+		}
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			IndexName:                 aws.String(IndexOpenSyncs),
+			KeyConditionExpression:    e.KeyCondition(),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
+			Limit:                     aws.Int32(int32(limit - len(keys))),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("query open synchronizations: %w", err)
+		}
+		for _, item := range out.Items {
+			var k key
+			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+				return nil, fmt.Errorf("decode key: %w", err)
+			}
+			keys = append(keys, k)
+		}
+	}
+	var stale []transfer.Synchronization
+	for start := 0; start < len(keys); start += batchGetSize {
+		got, err := s.batchGet(ctx, keys[start:min(start+batchGetSize, len(keys))], true)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range got {
+			var rec syncItem
+			if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+				return nil, fmt.Errorf("decode synchronization: %w", err)
+			}
+			// The index is eventually consistent: skip what was finalized since.
+			if rec.OpenShard != "" {
+				stale = append(stale, rec.synchronization())
+			}
+		}
+	}
+	return stale, nil
+}
+
+// batchGetSize is DynamoDB's limit of keys per BatchGetItem.
+const batchGetSize = 100
+
+// Requeued moves an unfinished synchronization to the back of the openSyncs
+// index, restarting its grace period.
+func (s *Store) Requeued(ctx context.Context, sync transfer.Synchronization, at time.Time) error {
+	e, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name(attrOpenSince), expression.Value(at.UnixMilli()))).
+		WithCondition(expression.AttributeExists(expression.Name(attrOpenShard))).
+		Build()
+	if err != nil {
+		return fmt.Errorf("build expression: %w", err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       syncKey(sync.PublisherID, sync.ID).av(),
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	var finalized *types.ConditionalCheckFailedException
+	if errors.As(err, &finalized) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mark requeued: %w", err)
+	}
+	return nil
 }

@@ -99,6 +99,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		LockLease:   transfer.DefaultLockLease,
 		MaxReceives: 5,
 		Retention:   dynamo.DefaultRetention,
+		SweepGrace:  transfer.DefaultSweepGrace,
 		JWT:         auth.JWTConfig{HS256Secret: []byte(rand.Text())},
 	}}
 	for _, o := range opts {

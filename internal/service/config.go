@@ -26,6 +26,7 @@ type Config struct {
 	LockLease        time.Duration  // LOCK_LEASE_SECONDS
 	MaxReceives      int            // MAX_RECEIVE_COUNT: the transfer queue's maxReceiveCount
 	Retention        time.Duration  // SYNC_RETENTION_DAYS
+	SweepGrace       time.Duration  // SWEEP_GRACE_SECONDS (sweeper only)
 }
 
 // ConfigFromEnv reads the configuration; TABLE_NAME is the only required variable.
@@ -51,6 +52,7 @@ func ConfigFromEnv() (Config, error) {
 	if c.MaxReceives < 1 {
 		errs = append(errs, errors.New("MAX_RECEIVE_COUNT must be at least 1"))
 	}
+	c.SweepGrace = seconds("SWEEP_GRACE_SECONDS", transfer.DefaultSweepGrace, &errs)
 	c.Retention = time.Duration(integer("SYNC_RETENTION_DAYS", int(dynamo.DefaultRetention/(24*time.Hour)), &errs)) * 24 * time.Hour
 	return c, errors.Join(errs...)
 }

@@ -103,6 +103,11 @@ func (s *Service) ProcessorBatchHandler(opts ...transfer.Option) queue.BatchHand
 	return queue.TransferBatchHandler(s.Processor(opts...))
 }
 
+// Sweeper re-enqueues jobs lost between acceptance and the queue.
+func (s *Service) Sweeper(q transfer.Queue, opts ...transfer.Option) *transfer.Sweeper {
+	return transfer.NewSweeper(s.Store, q, s.Config.SweepGrace, opts...)
+}
+
 // Queue is the SQS sender of transfer jobs.
 func (s *Service) Queue(c Clients) *queue.Sender {
 	return queue.NewSender(c.SQS, s.Config.TransferQueueURL)
