@@ -4,7 +4,6 @@ package main
 
 import (
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -14,15 +13,6 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	cfg, err := service.ConfigFromEnv()
-	if err != nil {
-		slog.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	awsCfg, err := service.EnvConfig()
-	if err != nil {
-		slog.Error("AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(service.New(cfg, service.NewClients(awsCfg, service.EndpointsFromEnv())).ProcessorBatchHandler())
+	svc, _ := service.Boot()
+	lambda.Start(svc.ProcessorBatchHandler())
 }

@@ -3,7 +3,6 @@ package main
 
 import (
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -14,17 +13,6 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	cfg, err := service.ConfigFromEnv()
-	if err != nil {
-		slog.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	awsCfg, err := service.EnvConfig()
-	if err != nil {
-		slog.Error("AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	clients := service.NewClients(awsCfg, service.EndpointsFromEnv())
-	svc := service.New(cfg, clients)
-	lambda.Start(httpapi.LambdaHandler(svc.StatusHandler(), cfg.BasePath))
+	svc, _ := service.Boot()
+	lambda.Start(httpapi.LambdaHandler(svc.StatusHandler(), svc.Config.BasePath))
 }

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -16,18 +15,7 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	cfg, err := service.ConfigFromEnv()
-	if err != nil {
-		slog.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	awsCfg, err := service.EnvConfig()
-	if err != nil {
-		slog.Error("AWS configuration", "error", err)
-		os.Exit(1)
-	}
-	clients := service.NewClients(awsCfg, service.EndpointsFromEnv())
-	svc := service.New(cfg, clients)
+	svc, clients := service.Boot()
 	sweeper := svc.Sweeper(svc.Queue(clients))
 	lambda.Start(func(ctx context.Context) error {
 		n, err := sweeper.Sweep(ctx)

@@ -44,21 +44,9 @@ func (s *Store) PutToken(ctx context.Context, p transfer.PublisherID, hash, labe
 // RevokeToken makes a token unusable from now on (within the API's
 // credential cache TTL).
 func (s *Store) RevokeToken(ctx context.Context, p transfer.PublisherID, hash string) error {
-	e, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("revokedAt"), expression.Value(s.now().UTC()))).
-		WithCondition(expression.AttributeExists(expression.Name(attrPK))).
-		Build()
-	if err != nil {
-		return fmt.Errorf("build expression: %w", err)
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       tokenKey(p, hash).av(),
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	})
+	err := s.updateIf(ctx, tokenKey(p, hash),
+		expression.Set(expression.Name("revokedAt"), expression.Value(s.now().UTC())),
+		expression.AttributeExists(expression.Name(attrPK)))
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}

@@ -404,13 +404,25 @@ func (s *Store) MarkRetrying(ctx context.Context, job transfer.Job, attempts int
 	upd := expression.Set(expression.Name("status"), expression.Value(string(transfer.StatusRetrying))).
 		Set(expression.Name("attempts"), expression.Value(attempts)).
 		Set(expression.Name("updatedAt"), expression.Value(at))
-	e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(unfinished()).Build()
+	err := s.updateIf(ctx, syncKey(job.PublisherID, job.SynchronizationID), upd, unfinished())
+	if err != nil && !errors.Is(err, errConditionFailed) {
+		return fmt.Errorf("mark retrying: %w", err)
+	}
+	return nil
+}
+
+// errConditionFailed is updateIf's answer when its condition does not hold.
+var errConditionFailed = errors.New("condition does not hold")
+
+// updateIf updates one item if cond holds, else answers errConditionFailed.
+func (s *Store) updateIf(ctx context.Context, k key, upd expression.UpdateBuilder, cond expression.ConditionBuilder) error {
+	e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
 		return fmt.Errorf("build expression: %w", err)
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &s.table,
-		Key:                       syncKey(job.PublisherID, job.SynchronizationID).av(),
+		Key:                       k.av(),
 		UpdateExpression:          e.Update(),
 		ConditionExpression:       e.Condition(),
 		ExpressionAttributeNames:  e.Names(),
@@ -418,12 +430,9 @@ func (s *Store) MarkRetrying(ctx context.Context, job transfer.Job, attempts int
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
-		return nil
+		return errConditionFailed
 	}
-	if err != nil {
-		return fmt.Errorf("mark retrying: %w", err)
-	}
-	return nil
+	return err
 }
 
 // transact runs a transaction, retrying it while it only collided with
@@ -636,26 +645,10 @@ const batchGetSize = 100
 // Requeued moves an unfinished synchronization to the back of the openSyncs
 // index, restarting its grace period.
 func (s *Store) Requeued(ctx context.Context, sync transfer.Synchronization, at time.Time) error {
-	e, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name(attrOpenSince), expression.Value(at.UnixMilli()))).
-		WithCondition(expression.AttributeExists(expression.Name(attrOpenShard))).
-		Build()
-	if err != nil {
-		return fmt.Errorf("build expression: %w", err)
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.table,
-		Key:                       syncKey(sync.PublisherID, sync.ID).av(),
-		UpdateExpression:          e.Update(),
-		ConditionExpression:       e.Condition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-	})
-	var finalized *types.ConditionalCheckFailedException
-	if errors.As(err, &finalized) {
-		return nil
-	}
-	if err != nil {
+	err := s.updateIf(ctx, syncKey(sync.PublisherID, sync.ID),
+		expression.Set(expression.Name(attrOpenSince), expression.Value(at.UnixMilli())),
+		expression.AttributeExists(expression.Name(attrOpenShard)))
+	if err != nil && !errors.Is(err, errConditionFailed) {
 		return fmt.Errorf("mark requeued: %w", err)
 	}
 	return nil

@@ -98,11 +98,10 @@ func (h transferHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	correlationID, herr := readCorrelationID(r)
-	if herr != nil {
-		writeError(w, r, herr)
-		return
+	if herr == nil {
+		herr = checkContentType(r)
 	}
-	if herr := checkContentType(r); herr != nil {
+	if herr != nil {
 		writeError(w, r, herr)
 		return
 	}
@@ -151,12 +150,7 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			transfer.FieldError{Field: "synchronizationId", Message: "must be 1 to 256 visible ASCII characters"}))
 		return
 	}
-	presented, herr := readCredential(r)
-	if herr != nil {
-		writeError(w, r, herr)
-		return
-	}
-	cred, herr := authenticate(r.Context(), h.verify, presented)
+	cred, herr := credentialOf(r, h.verify)
 	if herr != nil {
 		writeError(w, r, herr)
 		return

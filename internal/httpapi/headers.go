@@ -53,6 +53,16 @@ func readCredential(r *http.Request) (presentedCredential, *transfer.Error) {
 	return presentedCredential{bearer: token}, nil
 }
 
+// credentialOf reads and authenticates the credential of a request that has
+// no other headers to check in between.
+func credentialOf(r *http.Request, v JWTVerifier) (transfer.Credential, *transfer.Error) {
+	presented, herr := readCredential(r)
+	if herr != nil {
+		return transfer.Credential{}, herr
+	}
+	return authenticate(r.Context(), v, presented)
+}
+
 // authenticate checks what can be checked without storage: a JWT's signature
 // and claims, a token's shape. Whether a token is live is the Directory's
 // answer, later. Failures are 401.

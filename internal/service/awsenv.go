@@ -2,6 +2,7 @@ package service
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,4 +41,22 @@ func endpointFor(service string) string {
 		}
 	}
 	return ""
+}
+
+// Boot builds a Lambda container's service from its environment: its
+// configuration, the SDK clients, the wired use cases. A function that cannot
+// boot exits, so Lambda reports an init error instead of serving requests.
+func Boot() (*Service, Clients) {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		slog.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	awsCfg, err := EnvConfig()
+	if err != nil {
+		slog.Error("AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	clients := NewClients(awsCfg, EndpointsFromEnv())
+	return New(cfg, clients), clients
 }
