@@ -16,9 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +29,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/localstack"
 	"github.com/acme/purchase-transfer/internal/lookupcache"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/runenv"
 	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -108,7 +107,7 @@ func run(ctx context.Context, addr, stateDir string) error {
 
 	apiURL := "http://" + ln.Addr().String()
 	envFile := filepath.Join(stateDir, "run.env")
-	if err := writeEnv(envFile, runEnv(apiURL, jwtSecret, seeded, stack, res)); err != nil {
+	if err := runenv.Write(envFile, runEnv(apiURL, jwtSecret, seeded, stack, res)); err != nil {
 		return err
 	}
 	printWalkthrough(apiURL, envFile, time.Since(started))
@@ -180,35 +179,6 @@ func runEnv(apiURL, jwtSecret string, s demo.Seeded, stack *localstack.Stack, re
 		env[k] = v
 	}
 	return env
-}
-
-// writeEnv writes shell KEY=value lines, readable by `source` and by
-// `transferctl --local`. The file holds secrets: only the user may read it.
-func writeEnv(path string, env map[string]string) error {
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString("# Written by `make run`; valid while it runs. Load with: set -a; source " + path + "; set +a\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s\n", k, shellQuote(env[k]))
-	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// shellQuote quotes a value for sh only when it needs it.
-func shellQuote(v string) string {
-	if v != "" && strings.IndexFunc(v, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./:@%+=,", r))
-	}) < 0 {
-		return v
-	}
-	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func printWalkthrough(apiURL, envFile string, took time.Duration) {
