@@ -66,23 +66,11 @@ func Start(ctx context.Context, opt emulator.Options) (*Stack, error) {
 		}
 	}
 
-	type started struct {
-		srv *emulator.Server
-		err error
-	}
-	dbc, mqc := make(chan started, 1), make(chan started, 1)
-	go func() { s, err := emulator.StartDynamoDB(ctx, opt); dbc <- started{s, err} }()
-	go func() { s, err := emulator.StartElasticMQ(ctx, opt, queues); mqc <- started{s, err} }()
-	db, mq := <-dbc, <-mqc
-	if err := errors.Join(db.err, mq.err); err != nil {
-		for _, s := range []*emulator.Server{db.srv, mq.srv} {
-			if s != nil {
-				_ = s.Stop()
-			}
-		}
+	db, mq, err := emulator.Start(ctx, opt, queues)
+	if err != nil {
 		return nil, err
 	}
-	st := &Stack{DynamoDB: db.srv, SQS: mq.srv, Template: tpl}
+	st := &Stack{DynamoDB: db, SQS: mq, Template: tpl}
 	st.Clients = service.NewClients(st.AWSConfig(), st.Endpoints())
 	return st, nil
 }
