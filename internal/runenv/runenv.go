@@ -51,7 +51,7 @@ func Read(path string) (map[string]string, error) {
 }
 
 // Parse reads KEY=value lines as Write produces them: blank lines and
-// comments are skipped, a value is bare or in single quotes (with '\''
+// comments are skipped, a value is bare or in single quotes (with '\”
 // standing for a quote inside).
 func Parse(r io.Reader) (map[string]string, error) {
 	env := map[string]string{}
