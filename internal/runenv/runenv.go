@@ -51,8 +51,8 @@ func Read(path string) (map[string]string, error) {
 }
 
 // Parse reads KEY=value lines as Write produces them: blank lines and
-// comments are skipped, a value is bare or in single quotes (with '\”
-// standing for a quote inside).
+// comments are skipped; a value is bare, single-quoted, or a mix of both that
+// sh would join (which is how a quote inside a quoted value is written).
 func Parse(r io.Reader) (map[string]string, error) {
 	env := map[string]string{}
 	sc := bufio.NewScanner(r)
