@@ -13,6 +13,6 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, _ := service.Boot()
+	svc, _ := service.Boot(service.StatusConfig)
 	lambda.Start(httpapi.LambdaHandler(svc.StatusHandler(), svc.Config.BasePath))
 }

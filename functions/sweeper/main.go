@@ -15,7 +15,7 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, clients := service.Boot()
+	svc, clients := service.Boot(service.SweeperConfig)
 	sweeper := svc.Sweeper(svc.Queue(clients))
 	lambda.Start(func(ctx context.Context) error {
 		n, err := sweeper.Sweep(ctx)

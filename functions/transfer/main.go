@@ -13,6 +13,6 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, clients := service.Boot()
+	svc, clients := service.Boot(service.TransferConfig)
 	lambda.Start(httpapi.LambdaHandler(svc.TransferHandler(svc.Queue(clients)), svc.Config.BasePath))
 }

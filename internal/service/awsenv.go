@@ -43,11 +43,12 @@ func endpointFor(service string) string {
 	return ""
 }
 
-// Boot builds a Lambda container's service from its environment: its
-// configuration, the SDK clients, the wired use cases. A function that cannot
-// boot exits, so Lambda reports an init error instead of serving requests.
-func Boot() (*Service, Clients) {
-	cfg, err := ConfigFromEnv()
+// Boot builds a Lambda container's service from its environment: the
+// function's configuration (read by its ConfigReader), the SDK clients, the
+// wired use cases. A function that cannot boot exits, so Lambda reports an
+// init error instead of serving requests.
+func Boot(read ConfigReader) (*Service, Clients) {
+	cfg, err := read(os.Getenv)
 	if err != nil {
 		slog.Error("invalid configuration", "error", err)
 		os.Exit(1)

@@ -5,7 +5,6 @@ package service
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -15,61 +14,119 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// Config is everything a function reads from its environment. Each variable
-// is declared in template.yaml.
+// Config is the configuration of the service's functions. Each function reads
+// only its part, through its ConfigReader; the fields it does not read keep
+// their zero value.
 type Config struct {
 	TableName        string         // TABLE_NAME
-	TransferQueueURL string         // TRANSFER_QUEUE_URL (transfer function only)
+	TransferQueueURL string         // TRANSFER_QUEUE_URL
 	BasePath         string         // BASE_PATH, e.g. "/storekit2"
 	JWT              auth.JWTConfig // JWT_HS256_SECRET, JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE
 	AuthCacheTTL     time.Duration  // AUTH_CACHE_TTL_SECONDS
 	LockLease        time.Duration  // LOCK_LEASE_SECONDS
 	MaxReceives      int            // MAX_RECEIVE_COUNT: the transfer queue's maxReceiveCount
 	Retention        time.Duration  // SYNC_RETENTION_DAYS
-	SweepGrace       time.Duration  // SWEEP_GRACE_SECONDS (sweeper only)
+	SweepGrace       time.Duration  // SWEEP_GRACE_SECONDS
 }
 
-// ConfigFromEnv reads the configuration; TABLE_NAME is the only required variable.
-func ConfigFromEnv() (Config, error) {
+// A ConfigReader reads one function's configuration through getenv
+// (os.Getenv in a Lambda). Every variable it reads is declared for that
+// function in template.yaml, and no other: TestReadersReadWhatTheTemplateDeclares.
+type ConfigReader func(getenv func(string) string) (Config, error)
+
+// TransferConfig is the configuration of the transfer function.
+func TransferConfig(getenv func(string) string) (Config, error) {
+	r := envReader{getenv: getenv}
 	c := Config{
-		TableName:        os.Getenv("TABLE_NAME"),
-		TransferQueueURL: os.Getenv("TRANSFER_QUEUE_URL"),
-		BasePath:         os.Getenv("BASE_PATH"),
-		JWT: auth.JWTConfig{
-			HS256Secret: []byte(os.Getenv("JWT_HS256_SECRET")),
-			JWKSURL:     os.Getenv("JWT_JWKS_URL"),
-			Issuer:      os.Getenv("JWT_ISSUER"),
-			Audience:    os.Getenv("JWT_AUDIENCE"),
-		},
+		TableName:        r.required("TABLE_NAME"),
+		TransferQueueURL: r.required("TRANSFER_QUEUE_URL"),
+		LockLease:        r.seconds("LOCK_LEASE_SECONDS", transfer.DefaultLockLease),
+		Retention:        r.days("SYNC_RETENTION_DAYS", dynamo.DefaultRetention),
 	}
-	var errs []error
-	if c.TableName == "" {
-		errs = append(errs, errors.New("TABLE_NAME is required"))
-	}
-	c.AuthCacheTTL = seconds("AUTH_CACHE_TTL_SECONDS", lookupcache.DefaultTTL, &errs)
-	c.LockLease = seconds("LOCK_LEASE_SECONDS", transfer.DefaultLockLease, &errs)
-	c.MaxReceives = integer("MAX_RECEIVE_COUNT", 5, &errs)
-	if c.MaxReceives < 1 {
-		errs = append(errs, errors.New("MAX_RECEIVE_COUNT must be at least 1"))
-	}
-	c.SweepGrace = seconds("SWEEP_GRACE_SECONDS", transfer.DefaultSweepGrace, &errs)
-	c.Retention = time.Duration(integer("SYNC_RETENTION_DAYS", int(dynamo.DefaultRetention/(24*time.Hour)), &errs)) * 24 * time.Hour
-	return c, errors.Join(errs...)
+	r.readAPI(&c)
+	return c, r.err()
 }
 
-func integer(name string, def int, errs *[]error) int {
-	v := os.Getenv(name)
+// StatusConfig is the configuration of the status function.
+func StatusConfig(getenv func(string) string) (Config, error) {
+	r := envReader{getenv: getenv}
+	c := Config{TableName: r.required("TABLE_NAME")}
+	r.readAPI(&c)
+	return c, r.err()
+}
+
+// ProcessorConfig is the configuration of the processor function.
+func ProcessorConfig(getenv func(string) string) (Config, error) {
+	r := envReader{getenv: getenv}
+	c := Config{
+		TableName:   r.required("TABLE_NAME"),
+		MaxReceives: r.integer("MAX_RECEIVE_COUNT", 5),
+	}
+	if c.MaxReceives < 1 {
+		r.errs = append(r.errs, errors.New("MAX_RECEIVE_COUNT must be at least 1"))
+	}
+	return c, r.err()
+}
+
+// SweeperConfig is the configuration of the sweeper function.
+func SweeperConfig(getenv func(string) string) (Config, error) {
+	r := envReader{getenv: getenv}
+	c := Config{
+		TableName:        r.required("TABLE_NAME"),
+		TransferQueueURL: r.required("TRANSFER_QUEUE_URL"),
+		SweepGrace:       r.seconds("SWEEP_GRACE_SECONDS", transfer.DefaultSweepGrace),
+	}
+	return c, r.err()
+}
+
+// envReader reads variables and collects every problem, so that a function
+// that cannot start says everything that is wrong at once.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *envReader) err() error { return errors.Join(r.errs...) }
+
+// readAPI reads what both HTTP functions share: the base path, customer JWT
+// verification and the credential cache.
+func (r *envReader) readAPI(c *Config) {
+	c.BasePath = r.getenv("BASE_PATH")
+	c.JWT = auth.JWTConfig{
+		HS256Secret: []byte(r.getenv("JWT_HS256_SECRET")),
+		JWKSURL:     r.getenv("JWT_JWKS_URL"),
+		Issuer:      r.getenv("JWT_ISSUER"),
+		Audience:    r.getenv("JWT_AUDIENCE"),
+	}
+	c.AuthCacheTTL = r.seconds("AUTH_CACHE_TTL_SECONDS", lookupcache.DefaultTTL)
+}
+
+func (r *envReader) required(name string) string {
+	v := r.getenv(name)
+	if v == "" {
+		r.errs = append(r.errs, fmt.Errorf("%s is required", name))
+	}
+	return v
+}
+
+func (r *envReader) integer(name string, def int) int {
+	v := r.getenv(name)
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		*errs = append(*errs, fmt.Errorf("%s must be a non-negative integer, got %q", name, v))
+		r.errs = append(r.errs, fmt.Errorf("%s must be a non-negative integer, got %q", name, v))
 		return def
 	}
 	return n
 }
 
-func seconds(name string, def time.Duration, errs *[]error) time.Duration {
-	return time.Duration(integer(name, int(def/time.Second), errs)) * time.Second
+func (r *envReader) seconds(name string, def time.Duration) time.Duration {
+	return time.Duration(r.integer(name, int(def/time.Second))) * time.Second
+}
+
+func (r *envReader) days(name string, def time.Duration) time.Duration {
+	const day = 24 * time.Hour
+	return time.Duration(r.integer(name, int(def/day))) * day
 }

@@ -51,8 +51,9 @@ type Queue struct {
 
 // Template is the part of template.yaml this package understands.
 type Template struct {
-	Tables []Table
-	Queues []Queue
+	Tables    []Table
+	Queues    []Queue
+	Functions []Function
 	// Parameters are the template's parameter defaults.
 	Parameters map[string]string
 }
@@ -113,6 +114,9 @@ func Parse(data []byte) (*Template, error) {
 			Default any `yaml:"Default"`
 		} `yaml:"Parameters"`
 		Resources map[string]yaml.Node `yaml:"Resources"`
+		Globals   struct {
+			Function yaml.Node `yaml:"Function"`
+		} `yaml:"Globals"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parse template: %w", err)
@@ -154,6 +158,12 @@ func Parse(data []byte) (*Template, error) {
 				return nil, fmt.Errorf("queue %s: %w", id, err)
 			}
 			t.Queues = append(t.Queues, q)
+		case "AWS::Serverless::Function":
+			fn, err := parseFunction(id, res.Properties, &doc.Globals.Function, t.Parameters)
+			if err != nil {
+				return nil, fmt.Errorf("function %s: %w", id, err)
+			}
+			t.Functions = append(t.Functions, fn)
 		}
 	}
 	return t, nil

@@ -1,0 +1,72 @@
+package service_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/stackdef"
+)
+
+// readers maps each function of template.yaml to the reader its main passes
+// to service.Boot.
+var readers = map[string]service.ConfigReader{
+	"TransferFunction":  service.TransferConfig,
+	"StatusFunction":    service.StatusConfig,
+	"ProcessorFunction": service.ProcessorConfig,
+	"SweeperFunction":   service.SweeperConfig,
+}
+
+// A variable a function reads but the template does not declare is unset in
+// AWS; one the template declares but nothing reads misleads whoever tunes it.
+func TestReadersReadWhatTheTemplateDeclares(t *testing.T) {
+	path, err := stackdef.FindTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := stackdef.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tpl.Functions) == 0 {
+		t.Fatal("the template declares no function")
+	}
+	for _, fn := range tpl.Functions {
+		read, ok := readers[fn.LogicalID]
+		if !ok {
+			t.Errorf("%s has no ConfigReader in this test: add the one its main boots with", fn.LogicalID)
+			continue
+		}
+		var names []string
+		_, _ = read(func(name string) string {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+			return ""
+		})
+		slices.Sort(names)
+		if declared := fn.EnvironmentNames(); !slices.Equal(names, declared) {
+			t.Errorf("%s reads %v; template.yaml declares %v", fn.LogicalID, names, declared)
+		}
+	}
+}
+
+func TestReadersRefuseABadEnvironment(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(name string) string { return vars[name] }
+	}
+	_, err := service.TransferConfig(env(map[string]string{"LOCK_LEASE_SECONDS": "soon"}))
+	for _, want := range []string{"TABLE_NAME is required", "TRANSFER_QUEUE_URL is required", "LOCK_LEASE_SECONDS"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("TransferConfig error %v does not mention %q", err, want)
+		}
+	}
+	if _, err := service.ProcessorConfig(env(map[string]string{"TABLE_NAME": "t", "MAX_RECEIVE_COUNT": "0"})); err == nil {
+		t.Error("ProcessorConfig accepted MAX_RECEIVE_COUNT=0")
+	}
+	cfg, err := service.StatusConfig(env(map[string]string{"TABLE_NAME": "t", "BASE_PATH": "/storekit2", "AUTH_CACHE_TTL_SECONDS": "0"}))
+	if err != nil || cfg.BasePath != "/storekit2" || cfg.AuthCacheTTL != 0 || cfg.TableName != "t" {
+		t.Errorf("StatusConfig = %+v, %v", cfg, err)
+	}
+}
