@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/spf13/cobra"
+
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/runenv"
+	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+const defaultLocalFile = runenv.DefaultPath
+
+// Settings, by the names .local/run.env uses for them.
+const (
+	settingTable       = "TABLE_NAME"
+	settingTransferQ   = "TRANSFER_QUEUE_URL"
+	settingTransferDLQ = "TRANSFER_DLQ_URL"
+	settingAPIURL      = "API_URL"
+	settingPublisher   = "PUBLISHER_ID"
+	settingJWTSecret   = "JWT_SECRET"
+)
+
+// stackOutputs maps the outputs of template.yaml to settings. A new output a
+// command needs is one line here.
+var stackOutputs = map[string]string{
+	"TableName":                  settingTable,
+	"TransferQueueUrl":           settingTransferQ,
+	"TransferDeadLetterQueueUrl": settingTransferDLQ,
+	"ApiUrl":                     settingAPIURL,
+}
+
+// app is one run of the program: its output, its global flags, and the
+// connection to AWS, made on first use so that --help needs no credentials.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	localFile  string
+	stackName  string
+	jsonOutput bool
+
+	conn *connection
+}
+
+func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
+	return &app{stdout: stdout, stderr: stderr, getenv: getenv}
+}
+
+// connection is where the service's data is and the clients that reach it.
+type connection struct {
+	settings map[string]string
+	getenv   func(string) string
+	source   string
+	clients  service.Clients
+	aws      aws.Config
+}
+
+// setting is a value from --local's file or --stack's outputs, else from the
+// environment.
+func (c *connection) setting(name string) string {
+	if v := c.settings[name]; v != "" {
+		return v
+	}
+	return c.getenv(name)
+}
+
+// require is a setting that must be present.
+func (c *connection) require(name string) (string, error) {
+	if v := c.setting(name); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("%s is not known from %s: use --local, --stack NAME, or set %s", name, c.source, name)
+}
+
+// store is the DynamoDB adapter on the service's table.
+func (c *connection) store() (*dynamo.Store, error) {
+	table, err := c.require(settingTable)
+	if err != nil {
+		return nil, err
+	}
+	return dynamo.New(c.clients.DynamoDB, table), nil
+}
+
+// connect resolves where the service is and builds the AWS clients.
+func (a *app) connect(ctx context.Context) (*connection, error) {
+	if a.conn != nil {
+		return a.conn, nil
+	}
+	if a.localFile != "" && a.stackName != "" {
+		return nil, usage("--local and --stack exclude each other")
+	}
+	c := &connection{settings: map[string]string{}, getenv: a.getenv, source: "the environment"}
+	var opts []func(*config.LoadOptions) error
+	endpoints := service.EndpointsFromEnv()
+	if a.localFile != "" {
+		env, err := runenv.Read(a.localFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w (is `make run` running?)", err)
+		}
+		c.settings, c.source = env, a.localFile
+		// The emulators take any credentials; the file names the ones to use,
+		// so no profile or SSO session is needed.
+		opts = append(opts, config.WithRegion(env["AWS_REGION"]),
+			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], "")))
+		endpoints = service.Endpoints{DynamoDB: env["AWS_ENDPOINT_URL_DYNAMODB"], SQS: env["AWS_ENDPOINT_URL_SQS"]}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	c.aws = cfg
+	c.clients = service.NewClients(cfg, endpoints)
+	if a.stackName != "" {
+		outputs, err := stackSettings(ctx, cloudformation.NewFromConfig(cfg), a.stackName)
+		if err != nil {
+			return nil, err
+		}
+		c.settings, c.source = outputs, "stack "+a.stackName
+	}
+	a.conn = c
+	return c, nil
+}
+
+// stackSettings reads a stack's outputs as settings.
+func stackSettings(ctx context.Context, cf *cloudformation.Client, name string) (map[string]string, error) {
+	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &name})
+	if err != nil {
+		return nil, fmt.Errorf("describe stack %s: %w", name, err)
+	}
+	if len(out.Stacks) == 0 {
+		return nil, fmt.Errorf("stack %s not found", name)
+	}
+	settings := map[string]string{}
+	for _, o := range out.Stacks[0].Outputs {
+		if key, ok := stackOutputs[aws.ToString(o.OutputKey)]; ok {
+			settings[key] = aws.ToString(o.OutputValue)
+		}
+	}
+	return settings, nil
+}
+
+// publisherFlag adds --publisher to a command that works within one
+// publisher; it defaults to PUBLISHER_ID (the demo publisher with --local).
+func (a *app) publisherFlag(cmd *cobra.Command, into *int64) {
+	cmd.Flags().Int64Var(into, "publisher", 0, "publisher `ID` (default: PUBLISHER_ID from --local or the environment)")
+}
+
+// publisher resolves the --publisher flag.
+func (a *app) publisher(ctx context.Context, flag int64) (transfer.PublisherID, error) {
+	if flag < 0 {
+		return 0, usage("--publisher must be a positive id")
+	}
+	if flag > 0 {
+		return transfer.PublisherID(flag), nil
+	}
+	c, err := a.connect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	v := c.setting(settingPublisher)
+	if v == "" {
+		return 0, usage("--publisher is required (or set PUBLISHER_ID)")
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usage("PUBLISHER_ID %q is not a positive id", v)
+	}
+	return transfer.PublisherID(id), nil
+}
+
+// positiveID parses an id given as an argument.
+func positiveID(what, s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usage("%s must be a positive integer, got %q", what, s)
+	}
+	return id, nil
+}
+
+// printJSON writes v as indented JSON.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table starts aligned columns on stdout; Flush it when done.
+func (a *app) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+}
+
+// out prints a line of human output.
+func (a *app) out(format string, args ...any) {
+	fmt.Fprintf(a.stdout, format+"\n", args...)
+}

@@ -1,0 +1,267 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acme/purchase-transfer/internal/catalog"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// What the operator CLI (through package catalog) reads and writes besides
+// the import: publishers, their tokens, a customer's purchases. Conditional
+// writes make each command safe to repeat and refuse what makes no sense
+// (a publisher created twice, a token of an unknown publisher).
+
+// CreatePublisher stores a new publisher together with its first token, or
+// fails with catalog.ErrPublisherExists.
+func (s *Store) CreatePublisher(ctx context.Context, p transfer.Publisher, first catalog.NewToken) error {
+	now := s.now().UTC()
+	pub, err := s.put(publisherItem{
+		key:                 publisherKey(p.ID),
+		PublisherID:         int64(p.ID),
+		Name:                p.Name,
+		StoreKit2Active:     p.StoreKit2Active,
+		MigrationInProgress: p.MigrationInProgress,
+		CreatedAt:           now,
+	}, expression.AttributeNotExists(expression.Name(attrPK)))
+	if err != nil {
+		return err
+	}
+	tok, err := s.newToken(p.ID, first, now)
+	if err != nil {
+		return err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{pub, tok})
+	if failedCheck(reasons, 0) {
+		return catalog.ErrPublisherExists
+	}
+	return err
+}
+
+// UpdatePublisher changes the given settings of an existing publisher.
+func (s *Store) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c catalog.PublisherChange) error {
+	var upd expression.UpdateBuilder
+	if c.Name != nil {
+		upd = upd.Set(expression.Name("name"), expression.Value(*c.Name))
+	}
+	if c.StoreKit2Active != nil {
+		upd = upd.Set(expression.Name("storeKit2Active"), expression.Value(*c.StoreKit2Active))
+	}
+	if c.MigrationInProgress != nil {
+		upd = upd.Set(expression.Name("migrationInProgress"), expression.Value(*c.MigrationInProgress))
+	}
+	e, err := expression.NewBuilder().WithUpdate(upd).
+		WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
+	if err != nil {
+		return fmt.Errorf("build expression: %w", err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       publisherKey(id).av(),
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	var failed *types.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return catalog.ErrPublisherNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("update publisher: %w", err)
+	}
+	return nil
+}
+
+// PublisherInfo reads a publisher; nil when unknown.
+func (s *Store) PublisherInfo(ctx context.Context, id transfer.PublisherID) (*catalog.PublisherInfo, error) {
+	var item publisherItem
+	ok, err := s.getItem(ctx, publisherKey(id), &item)
+	if err != nil || !ok {
+		return nil, err
+	}
+	info := item.info()
+	return &info, nil
+}
+
+// Publishers lists every publisher. There is no index of publishers (no
+// request path needs one), so this scans the table for publisher items: an
+// operator's occasional read, paid in read capacity proportional to the table.
+// Scan is not part of API, which is what the request path uses; the real
+// client has it.
+func (s *Store) Publishers(ctx context.Context) ([]catalog.PublisherInfo, error) {
+	e, err := expression.NewBuilder().
+		WithFilter(expression.Name(attrSK).Equal(expression.Value(skPublisher))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build expression: %w", err)
+	}
+	scanner, ok := s.db.(dynamodb.ScanAPIClient)
+	if !ok {
+		return nil, errors.New("list publishers: this DynamoDB client cannot scan")
+	}
+	pages := dynamodb.NewScanPaginator(scanner, &dynamodb.ScanInput{
+		TableName:                 &s.table,
+		FilterExpression:          e.Filter(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	var out []catalog.PublisherInfo
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("scan publishers: %w", err)
+		}
+		var items []publisherItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("decode publishers: %w", err)
+		}
+		for _, it := range items {
+			out = append(out, it.info())
+		}
+	}
+	return out, nil
+}
+
+func (i publisherItem) info() catalog.PublisherInfo {
+	return catalog.PublisherInfo{
+		ID:                  transfer.PublisherID(i.PublisherID),
+		Name:                i.Name,
+		StoreKit2Active:     i.StoreKit2Active,
+		MigrationInProgress: i.MigrationInProgress,
+		CreatedAt:           i.CreatedAt,
+	}
+}
+
+// Tokens lists a publisher's tokens (their hashes and state, never a token).
+func (s *Store) Tokens(ctx context.Context, id transfer.PublisherID) ([]catalog.TokenInfo, error) {
+	cond := expression.Key(attrPK).Equal(expression.Value(publisherPK(id))).
+		And(expression.Key(attrSK).BeginsWith(prefixToken))
+	e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build expression: %w", err)
+	}
+	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		KeyConditionExpression:    e.KeyCondition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ConsistentRead:            aws.Bool(true),
+	})
+	var out []catalog.TokenInfo
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query tokens: %w", err)
+		}
+		var items []tokenItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("decode tokens: %w", err)
+		}
+		for _, it := range items {
+			out = append(out, catalog.TokenInfo{
+				Hash:      it.TokenHash,
+				Label:     it.Label,
+				CreatedAt: it.CreatedAt,
+				RevokedAt: it.RevokedAt,
+				ExpiresAt: it.ExpiresAt,
+			})
+		}
+	}
+	return out, nil
+}
+
+// AddToken stores one more token of an existing publisher.
+func (s *Store) AddToken(ctx context.Context, id transfer.PublisherID, t catalog.NewToken) error {
+	exists, err := s.check(publisherKey(id), expression.AttributeExists(expression.Name(attrPK)))
+	if err != nil {
+		return err
+	}
+	tok, err := s.newToken(id, t, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{exists, tok})
+	if failedCheck(reasons, 0) {
+		return catalog.ErrPublisherNotFound
+	}
+	return err
+}
+
+// RotateToken stores a new token and lets the old one expire at graceUntil,
+// in one transaction. The old token must be live and not already rotated out.
+func (s *Store) RotateToken(ctx context.Context, id transfer.PublisherID, oldHash string, next catalog.NewToken, graceUntil time.Time) error {
+	tok, err := s.newToken(id, next, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	live := expression.AttributeExists(expression.Name(attrPK)).
+		And(expression.AttributeNotExists(expression.Name("revokedAt"))).
+		And(expression.AttributeNotExists(expression.Name("expiresAt")))
+	old, err := s.update(tokenKey(id, oldHash),
+		expression.Set(expression.Name("expiresAt"), expression.Value(graceUntil.UTC())), live)
+	if err != nil {
+		return err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{old, tok})
+	if failedCheck(reasons, 0) {
+		return catalog.ErrTokenNotLive
+	}
+	return err
+}
+
+func (s *Store) newToken(id transfer.PublisherID, t catalog.NewToken, now time.Time) (types.TransactWriteItem, error) {
+	return s.put(tokenItem{
+		key:         tokenKey(id, t.Hash),
+		PublisherID: int64(id),
+		TokenHash:   t.Hash,
+		Label:       t.Label,
+		CreatedAt:   now,
+	}, expression.AttributeNotExists(expression.Name(attrPK)))
+}
+
+// CustomerPurchases lists the purchases a customer owns now, from the byOwner
+// index (eventually consistent: a transfer of the last second may be missing).
+func (s *Store) CustomerPurchases(ctx context.Context, p transfer.PublisherID, c transfer.CustomerID) ([]transfer.Purchase, error) {
+	cond := expression.Key(attrOwnerPK).Equal(expression.Value(customerPK(p, c)))
+	e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
+	if err != nil {
+		return nil, fmt.Errorf("build expression: %w", err)
+	}
+	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName:                 &s.table,
+		IndexName:                 aws.String(IndexByOwner),
+		KeyConditionExpression:    e.KeyCondition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	})
+	var out []transfer.Purchase
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("query purchases of customer: %w", err)
+		}
+		var items []purchaseItem
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, fmt.Errorf("decode purchases: %w", err)
+		}
+		for _, it := range items {
+			out = append(out, *it.purchase())
+		}
+	}
+	return out, nil
+}
+
+// failedCheck tells whether the transaction item at i was refused by its condition.
+func failedCheck(reasons []types.CancellationReason, i int) bool {
+	return i < len(reasons) && strings.EqualFold(aws.ToString(reasons[i].Code), "ConditionalCheckFailed")
+}
