@@ -18,7 +18,19 @@ FUNCTIONS      := transfer status processor sweeper
 
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help run test unit lint build bench emulators tools clean
+# SAM CLI from PyPI, in a virtual environment; `sam validate --lint` runs the
+# cfn-lint pinned beside it.
+SAM_CLI_VERSION  := 1.170.0
+CFN_LINT_VERSION := 1.58.0
+SAM_VENV         := $(CACHE)/sam-$(SAM_CLI_VERSION)
+SAM              := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# The Lambda Runtime Interface Emulator has no semver tags: a pseudo-version.
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE         := $(TOOLS)/aws-lambda-rie
+# A bootstrap must stay small for cold starts (DESIGN.md): 10 MB.
+BOOTSTRAP_MAX_BYTES := 10000000
+
+.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,8 +38,8 @@ help: ## list the targets
 run: emulators ## run the whole service locally with demo data (API on http://127.0.0.1:3000)
 	$(GO) run ./cmd/local
 
-test: emulators lint ## run every test (unit, integration against DynamoDB Local + ElasticMQ)
-	$(GO) test -count=1 -timeout 15m ./...
+test: emulators lint sam-validate sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ, Lambda bootstraps under RIE)
+	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -timeout 15m ./...
 
 unit: ## run the fast unit tests only (no emulators)
 	$(GO) test -count=1 -short ./internal/transfer/ ./internal/httpapi/ ./internal/auth/ ./internal/lookupcache/ ./internal/stackdef/ ./internal/queue/
@@ -38,10 +50,13 @@ lint: $(TOOLS)/staticcheck ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 
-build: ## build the Lambda bootstraps (linux/$(LAMBDA_ARCH)) into dist/<function>/bootstrap
+# DIST and LAMBDA_ARCH are overridable: the RIE tests build host bootstraps
+# with `make build LAMBDA_ARCH=<host> DIST=<folder>`.
+DIST ?= dist
+build: ## build the Lambda bootstraps (linux/$(LAMBDA_ARCH)) into $(DIST)/<function>/bootstrap
 	@for f in $(FUNCTIONS); do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build $(LAMBDA_GOFLAGS) -o dist/$$f/bootstrap ./functions/$$f; \
-	  printf '  %-10s %s bytes\n' $$f "$$(stat -c %s dist/$$f/bootstrap)"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build $(LAMBDA_GOFLAGS) -o $(DIST)/$$f/bootstrap ./functions/$$f; \
+	  printf '  %-10s %s bytes\n' $$f "$$(stat -c %s $(DIST)/$$f/bootstrap)"; \
 	done
 
 # `sam build` calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
@@ -54,6 +69,24 @@ build-ProcessorFunction:
 build-SweeperFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweeper
 
+sam-validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint) on template.yaml
+	$(SAM) validate --lint
+
+# Built into a folder of its own, so that concurrent runs in one checkout do
+# not share .aws-sam/. build-in-source: no copy of the tree (and its .cache/)
+# per function; language-extensions: see the template's Transform.
+sam-build: $(SAM_VENV)/.installed ## sam build, as `sam deploy` packages it (arm64), and check the bootstraps' sizes
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	  $(SAM) build --build-in-source --language-extensions --build-dir "$$out/build" --cache-dir "$$out/cache" >"$$out/log" 2>&1 \
+	    || { cat "$$out/log"; exit 1; }; \
+	  for b in "$$out"/build/*/bootstrap; do \
+	    size=$$(stat -c %s "$$b"); fn=$$(basename "$$(dirname "$$b")"); \
+	    printf '  %-20s %s bytes (linux/arm64)\n' "$$fn" "$$size"; \
+	    if [ "$$size" -gt $(BOOTSTRAP_MAX_BYTES) ]; then echo "$$fn: bootstrap over $(BOOTSTRAP_MAX_BYTES) bytes"; exit 1; fi; \
+	  done
+
+rie: $(RIE) ## install the Lambda Runtime Interface Emulator (aws-lambda-rie) into .cache/bin
+
 emulators: $(EMULATORS_STAMP) ## fetch DynamoDB Local and ElasticMQ from Maven Central (once)
 
 $(EMULATORS_STAMP): tools/emulators/pom.xml scripts/fetch-emulators.sh
@@ -61,6 +94,18 @@ $(EMULATORS_STAMP): tools/emulators/pom.xml scripts/fetch-emulators.sh
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# The stamp names the version, so that a new pin reinstalls.
+$(RIE): $(TOOLS)/.aws-lambda-rie-$(RIE_VERSION)
+$(TOOLS)/.aws-lambda-rie-$(RIE_VERSION):
+	GOBIN=$(TOOLS) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	rm -f $(TOOLS)/.aws-lambda-rie-* && touch $@
+
+$(SAM_VENV)/.installed:
+	rm -rf $(SAM_VENV)
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION)
+	touch $@
 
 clean: ## remove build outputs (keeps the fetched tools)
 	rm -rf dist .aws-sam

@@ -58,6 +58,14 @@ func Boot(read ConfigReader) (*Service, Clients) {
 		slog.Error("AWS configuration", "error", err)
 		os.Exit(1)
 	}
-	clients := NewClients(awsCfg, EndpointsFromEnv())
+	clients := NewClients(awsCfg, LambdaEndpoints(os.Getenv))
 	return New(cfg, clients), clients
+}
+
+// LambdaEndpoints are the endpoint overrides a function honours: only the
+// service-specific variables, which the template declares (empty, so the SDK's
+// endpoints in AWS) for the sake of `sam local --env-vars`, which sets
+// declared variables only.
+func LambdaEndpoints(getenv func(string) string) Endpoints {
+	return Endpoints{DynamoDB: getenv("AWS_ENDPOINT_URL_DYNAMODB"), SQS: getenv("AWS_ENDPOINT_URL_SQS")}
 }

@@ -39,12 +39,16 @@ func TestReadersReadWhatTheTemplateDeclares(t *testing.T) {
 			continue
 		}
 		var names []string
-		_, _ = read(func(name string) string {
+		record := func(name string) string {
 			if !slices.Contains(names, name) {
 				names = append(names, name)
 			}
 			return ""
-		})
+		}
+		// What service.Boot reads besides the variables Lambda itself
+		// provides (AWS_REGION, the role's credentials).
+		_, _ = read(record)
+		service.LambdaEndpoints(record)
 		slices.Sort(names)
 		if declared := fn.EnvironmentNames(); !slices.Equal(names, declared) {
 			t.Errorf("%s reads %v; template.yaml declares %v", fn.LogicalID, names, declared)
