@@ -172,10 +172,14 @@ type syncItem struct {
 // index never has one hot key.
 const openShards = 16
 
-func openShard(id string) string {
+func openShard(id string) string { return "OPEN#" + strconv.Itoa(shardOf(id)) }
+
+// shardOf spreads ids over openShards index partitions (openSyncs, and the
+// webhook path's pendingEvents).
+func shardOf(id string) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
-	return "OPEN#" + strconv.Itoa(int(h.Sum32()%openShards))
+	return int(h.Sum32() % openShards)
 }
 
 func newSyncItem(s transfer.Synchronization, retention time.Duration) syncItem {

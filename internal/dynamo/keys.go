@@ -22,6 +22,10 @@ const (
 	attrTTL        = "ttl"
 	IndexByOwner   = "byOwner"
 	IndexOpenSyncs = "openSyncs"
+
+	attrPendingShard   = "pendingShard"
+	attrPendingSince   = "pendingSince"
+	IndexPendingEvents = "pendingEvents"
 )
 
 // Sort keys of the singleton items of a partition.
@@ -35,6 +39,10 @@ const (
 
 	prefixToken   = "TOKEN#"
 	prefixHistory = "HISTORY#"
+
+	prefixEndpoint = "WEBHOOK#"
+	prefixEvent    = "EVENT#"
+	prefixDelivery = "DELIVERY#"
 )
 
 // key is the primary key of an item.
@@ -106,4 +114,20 @@ func lockKey(l transfer.LockKey) key {
 		return chainLockKey(l.PublisherID, l.OriginalTransactionID)
 	}
 	return transactionLockKey(l.PublisherID, l.TransactionID)
+}
+
+// endpointKey is a webhook endpoint, in its publisher's partition.
+func endpointKey(p transfer.PublisherID, id string) key {
+	return key{publisherPK(p), prefixEndpoint + id}
+}
+
+// eventKey is the webhook event of a synchronization, in its partition.
+func eventKey(p transfer.PublisherID, syncID, topic string) key {
+	return key{syncKey(p, syncID).PK, prefixEvent + topic}
+}
+
+// deliveryKey is the delivery of a synchronization's event to one endpoint,
+// in the synchronization's partition.
+func deliveryKey(p transfer.PublisherID, syncID, endpointID string) key {
+	return key{syncKey(p, syncID).PK, prefixDelivery + endpointID}
 }

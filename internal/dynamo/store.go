@@ -300,7 +300,8 @@ func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, 
 
 // Finalize applies a decided result in one transaction: the record becomes
 // finalized, the purchase changes owner (with its history entry and the
-// target's activity) when it was transferred, and the locks are released.
+// target's activity) when it was transferred, the locks are released, and
+// the webhook event is recorded.
 // The first item's condition makes a redelivered job a no-op.
 func (s *Store) Finalize(ctx context.Context, f transfer.Finalization) error {
 	sync := f.Sync
@@ -375,6 +376,16 @@ func (s *Store) Finalize(ctx context.Context, f transfer.Finalization) error {
 			return err
 		}
 		items = append(items, release)
+	}
+	if f.EventID != "" {
+		// The webhook event, in the same transaction (see package webhook).
+		// Unconditional: the record's condition already makes it once per
+		// synchronization, and it replaces a namesake left by an expired one.
+		event, err := attributevalue.MarshalMap(newEventItem(f, s.retention))
+		if err != nil {
+			return fmt.Errorf("encode event: %w", err)
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: event}})
 	}
 
 	reasons, err := s.transact(ctx, items)

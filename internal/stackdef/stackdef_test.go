@@ -98,10 +98,11 @@ func TestRepoTemplateTable(t *testing.T) {
 	for _, ix := range tb.Indexes {
 		indexes[aws.ToString(ix.IndexName)] = ix
 	}
-	if len(indexes) != 2 {
-		t.Errorf("indexes = %v, want byOwner and openSyncs", indexes)
+	if len(indexes) != 3 {
+		t.Errorf("indexes = %v, want byOwner, openSyncs and pendingEvents", indexes)
 	}
-	wantIdx := map[string][2]string{"byOwner": {"ownerPk", "ownerSk"}, "openSyncs": {"openShard", "openSince"}}
+	wantIdx := map[string][2]string{"byOwner": {"ownerPk", "ownerSk"}, "openSyncs": {"openShard", "openSince"},
+		"pendingEvents": {"pendingShard", "pendingSince"}}
 	for name, keys := range wantIdx {
 		ix, ok := indexes[name]
 		if !ok {
@@ -148,7 +149,7 @@ func TestRepoTemplateTable(t *testing.T) {
 	if aws.ToString(in.TableName) != "local-table" || in.BillingMode != types.BillingModePayPerRequest {
 		t.Errorf("CreateInput = %s, %s", aws.ToString(in.TableName), in.BillingMode)
 	}
-	if len(in.KeySchema) != 2 || len(in.GlobalSecondaryIndexes) != 2 || len(in.AttributeDefinitions) != len(tb.Attributes) {
+	if len(in.KeySchema) != 2 || len(in.GlobalSecondaryIndexes) != len(tb.Indexes) || len(in.AttributeDefinitions) != len(tb.Attributes) {
 		t.Errorf("CreateInput lost keys or indexes: %+v", in)
 	}
 }

@@ -2,9 +2,12 @@ package transfer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -114,7 +117,7 @@ func done(ctx context.Context, job Job, snap Snapshot) bool {
 
 // Decide turns a snapshot into the result of SPEC §3.
 func Decide(snap Snapshot, now time.Time) Finalization {
-	fin := Finalization{Sync: finalized(*snap.Sync, now), ReleaseLocks: snap.HeldLocks}
+	fin := Finalization{Sync: finalized(*snap.Sync, now), ReleaseLocks: snap.HeldLocks, EventID: EventID(*snap.Sync)}
 	p := snap.Purchase
 	if p == nil {
 		fin.Sync.Result = ResultNotFound
@@ -139,7 +142,7 @@ func Decide(snap Snapshot, now time.Time) Finalization {
 }
 
 func failed(snap Snapshot, now time.Time) Finalization {
-	fin := Finalization{Sync: finalized(*snap.Sync, now), ReleaseLocks: snap.HeldLocks}
+	fin := Finalization{Sync: finalized(*snap.Sync, now), ReleaseLocks: snap.HeldLocks, EventID: EventID(*snap.Sync)}
 	fin.Sync.Result = ResultTransferFailed
 	return fin
 }
@@ -149,4 +152,13 @@ func finalized(s Synchronization, now time.Time) Synchronization {
 	s.UpdatedAt = now
 	s.FinalizedAt = now
 	return s
+}
+
+// EventID is the id of a synchronization's finalization event, derived from
+// the record so that every delivery of a job computes the same one. The
+// creation time keeps it unique should an expired Correlation-Id be reused.
+func EventID(s Synchronization) string {
+	sum := sha256.Sum256([]byte(strconv.FormatInt(int64(s.PublisherID), 10) + "\x00" + s.ID + "\x00" +
+		strconv.FormatInt(s.CreatedAt.UnixNano(), 10)))
+	return "evt_" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16])
 }

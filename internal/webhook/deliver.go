@@ -1,0 +1,228 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Outcome tells the queue what to do with a message after it was handled.
+type Outcome struct {
+	// RetryIn, when positive, asks for the message again after this long
+	// (SQS: ChangeMessageVisibility, and the message is reported failed).
+	RetryIn time.Duration
+}
+
+// AttemptSender makes one HTTP attempt; *Sender implements it.
+type AttemptSender interface {
+	Send(ctx context.Context, url, id string, at time.Time, body []byte, keys [][]byte) Answer
+}
+
+// dueSlack lets a message that comes back a little before its delivery's
+// next attempt is due (clocks of two containers differ by milliseconds; SQS
+// delays are whole seconds) make the attempt instead of waiting again.
+const dueSlack = time.Second
+
+// leaseMargin is how much longer than one attempt's timeout its lease lasts:
+// the claim, the record and the queue calls around the request.
+const leaseMargin = 30 * time.Second
+
+// Deliverer makes the attempts of deliveries, one per deliver message, and
+// decides what follows each.
+type Deliverer struct {
+	store     Store
+	queue     Queue
+	endpoints *Endpoints
+	sealer    *Sealer
+	sender    AttemptSender
+	retry     RetryPolicy
+	lease     time.Duration
+	now       func() time.Time
+}
+
+// NewDeliverer wires the attempts to their ports. timeout is the sender's.
+func NewDeliverer(s Store, q Queue, endpoints *Endpoints, sealer *Sealer, sender AttemptSender, retry RetryPolicy, timeout time.Duration) *Deliverer {
+	return &Deliverer{store: s, queue: q, endpoints: endpoints, sealer: sealer, sender: sender, retry: retry,
+		lease: timeout + leaseMargin, now: time.Now}
+}
+
+// Deliver handles one deliver message. A nil error with a zero Outcome means
+// the message is done with (delivered, given up, cancelled, or a duplicate).
+func (d *Deliverer) Deliver(ctx context.Context, k DeliveryKey) (Outcome, error) {
+	log := slog.With("synchronizationId", k.SynchronizationID, "publisherId", k.PublisherID, "endpointId", k.EndpointID)
+	a, err := d.store.LoadAttempt(ctx, k)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("load delivery: %w", err)
+	}
+	dl := a.Delivery
+	if dl == nil {
+		log.WarnContext(ctx, "deliver message names no delivery; dropping it")
+		return Outcome{}, nil
+	}
+	log = log.With("eventId", dl.EventID)
+	now := d.now().UTC()
+	switch dl.State {
+	case StatePending:
+	case StateFailed:
+		if dl.ParkedAt.IsZero() {
+			// Given up by an attempt whose parking did not complete.
+			return Outcome{}, d.park(ctx, log, *dl)
+		}
+		return Outcome{}, nil
+	default:
+		return Outcome{}, nil
+	}
+	if due := dl.NextAttemptAt.Add(-dueSlack); now.Before(due) {
+		return Outcome{RetryIn: dl.NextAttemptAt.Sub(now)}, nil
+	}
+	if now.Before(dl.LeaseUntil) {
+		// Another copy of this message is making the attempt; if it dies,
+		// its own message comes back.
+		log.InfoContext(ctx, "attempt already in flight elsewhere; dropping this copy", "attempts", dl.Attempts)
+		return Outcome{}, nil
+	}
+	switch {
+	case a.Endpoint == nil:
+		return Outcome{}, d.cancel(ctx, log, *dl, "endpoint removed", now)
+	case !a.Endpoint.Enabled:
+		return Outcome{}, d.cancel(ctx, log, *dl, "endpoint disabled", now)
+	case a.Sync == nil:
+		return Outcome{}, d.cancel(ctx, log, *dl, "synchronization expired", now)
+	}
+	keys, err := d.signingKeys(*a.Endpoint, now)
+	if err != nil {
+		return Outcome{}, err
+	}
+	body, err := SyncResultPayload(*a.Sync)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("payload: %w", err)
+	}
+
+	switch err := d.store.Claim(ctx, *dl, now, now.Add(d.lease)); {
+	case errors.Is(err, ErrClaimLost):
+		log.InfoContext(ctx, "attempt claimed elsewhere; dropping this copy", "attempts", dl.Attempts)
+		return Outcome{}, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("claim attempt: %w", err)
+	}
+	dl.Attempts++
+	answer := d.sender.Send(ctx, a.Endpoint.URL, dl.EventID, now, body, keys)
+	finished := d.now().UTC()
+	return d.conclude(ctx, log, *dl, answer, now, finished)
+}
+
+// conclude records an attempt's answer and acts on it.
+func (d *Deliverer) conclude(ctx context.Context, log *slog.Logger, dl Delivery, answer Answer, started, finished time.Time) (Outcome, error) {
+	dl.LastStatus = answer.Status
+	dl.LastAttemptAt = started
+	dl.LeaseUntil = time.Time{}
+	dl.LastError = ""
+	verdict := answer.Verdict()
+	if verdict != Delivered {
+		dl.LastError = answer.Description()
+	}
+	wait, again := d.retry.Next(dl.Attempts, answer)
+	switch {
+	case verdict == Delivered:
+		dl.State = StateDelivered
+		dl.DeliveredAt = finished
+	case verdict == Gone:
+		dl.State = StateCancelled
+	case again:
+		dl.NextAttemptAt = finished.Add(wait)
+	default:
+		dl.State = StateFailed
+	}
+	attrs := []any{"attempt", dl.Attempts, "status", answer.Status, "durationMs", finished.Sub(started).Milliseconds(), "state", dl.State}
+	if dl.LastError != "" {
+		attrs = append(attrs, "error", dl.LastError)
+	}
+	if again {
+		attrs = append(attrs, "nextAttemptIn", wait.Round(time.Millisecond).String())
+	}
+	if err := d.store.Record(ctx, dl); err != nil {
+		if errors.Is(err, ErrClaimLost) {
+			log.WarnContext(ctx, "webhook attempt outlived its lease; its outcome is not recorded", attrs...)
+			return Outcome{}, nil
+		}
+		return Outcome{}, fmt.Errorf("record attempt: %w", err)
+	}
+	switch {
+	case verdict == Delivered:
+		log.InfoContext(ctx, "webhook delivered", attrs...)
+	case verdict == Gone:
+		log.WarnContext(ctx, "webhook endpoint answered 410 Gone; disabling it", attrs...)
+		reason := "the receiver answered 410 Gone on " + finished.Format(time.RFC3339)
+		if _, err := d.endpoints.Disable(ctx, dl.PublisherID, dl.EndpointID, reason); err != nil && !errors.Is(err, ErrUnknownEndpoint) {
+			return Outcome{}, fmt.Errorf("disable endpoint: %w", err)
+		}
+	case again:
+		log.WarnContext(ctx, "webhook attempt failed; retrying later", attrs...)
+		return Outcome{RetryIn: wait}, nil
+	default:
+		log.ErrorContext(ctx, "webhook delivery given up; parking it in the dead-letter queue", attrs...)
+		return Outcome{}, d.park(ctx, log, dl)
+	}
+	return Outcome{}, nil
+}
+
+func (d *Deliverer) cancel(ctx context.Context, log *slog.Logger, dl Delivery, reason string, at time.Time) error {
+	if err := d.store.Cancel(ctx, dl, reason, at); err != nil && !errors.Is(err, ErrClaimLost) {
+		return fmt.Errorf("cancel delivery: %w", err)
+	}
+	log.InfoContext(ctx, "webhook delivery cancelled", "reason", reason, "attempts", dl.Attempts)
+	return nil
+}
+
+func (d *Deliverer) park(ctx context.Context, log *slog.Logger, dl Delivery) error {
+	if err := d.queue.Park(ctx, dl); err != nil {
+		return fmt.Errorf("park delivery: %w", err)
+	}
+	if err := d.store.MarkParked(ctx, dl.DeliveryKey, d.now().UTC()); err != nil {
+		// Parked twice at worst, if the message comes back.
+		log.WarnContext(ctx, "could not note the parking of a delivery", "error", err)
+	}
+	return nil
+}
+
+// signingKeys opens the endpoint's active secrets.
+func (d *Deliverer) signingKeys(e Endpoint, now time.Time) ([][]byte, error) {
+	active := e.ActiveSecrets(now)
+	keys := make([][]byte, 0, len(active))
+	for _, s := range active {
+		key, err := d.sealer.Open(s.Sealed, sealContext(e.PublisherID, e.ID))
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("endpoint %s has no active signing secret", e.ID)
+	}
+	return keys, nil
+}
+
+// Worker handles every message of the webhook queue.
+type Worker struct {
+	dispatcher *Dispatcher
+	deliverer  *Deliverer
+}
+
+// NewWorker handles dispatch messages with dispatcher and deliver messages
+// with deliverer.
+func NewWorker(dispatcher *Dispatcher, deliverer *Deliverer) *Worker {
+	return &Worker{dispatcher: dispatcher, deliverer: deliverer}
+}
+
+// Handle handles one message.
+func (w *Worker) Handle(ctx context.Context, m Message) (Outcome, error) {
+	switch m.Kind {
+	case KindDispatch:
+		return Outcome{}, w.dispatcher.Dispatch(ctx, m.EventKey())
+	case KindDeliver:
+		return w.deliverer.Deliver(ctx, m.DeliveryKey())
+	}
+	return Outcome{}, fmt.Errorf("unknown webhook message kind %q", m.Kind)
+}

@@ -1,0 +1,157 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// Announcer is the processor's transfer.Notifier: once a finalization is
+// committed, it asks for the event's dispatch. It never fails the transfer
+// and waits at most its timeout: the event is recorded already, so a lost
+// announcement only delays the webhook until the sweeper's next run.
+type Announcer struct {
+	queue   Queue
+	timeout time.Duration
+}
+
+// DefaultAnnounceTimeout bounds the processor's wait for the webhook queue.
+const DefaultAnnounceTimeout = 2 * time.Second
+
+// NewAnnouncer announces through queue.
+func NewAnnouncer(q Queue, timeout time.Duration) *Announcer {
+	return &Announcer{queue: q, timeout: timeout}
+}
+
+// Finalized implements transfer.Notifier.
+func (a *Announcer) Finalized(ctx context.Context, s transfer.Synchronization) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	if err := a.queue.Dispatch(ctx, EventKey{PublisherID: s.PublisherID, SynchronizationID: s.ID}); err != nil {
+		slog.WarnContext(ctx, "could not hand the webhook event to its queue; the sweeper will dispatch it",
+			"synchronizationId", s.ID, "publisherId", s.PublisherID, "error", err)
+	}
+}
+
+// Dispatcher fans an event out to the publisher's endpoints: one delivery
+// per (event, endpoint), each with its own message, so that endpoints never
+// wait for one another.
+type Dispatcher struct {
+	store     Store
+	endpoints EndpointStore
+	queue     Queue
+	now       func() time.Time
+}
+
+// NewDispatcher wires the fan-out to its ports.
+func NewDispatcher(s Store, e EndpointStore, q Queue) *Dispatcher {
+	return &Dispatcher{store: s, endpoints: e, queue: q, now: time.Now}
+}
+
+// Dispatch fans one event out. It is idempotent: a repeated dispatch creates
+// no second delivery, and re-sends only deliveries never attempted (whose
+// message a crash may have lost).
+func (d *Dispatcher) Dispatch(ctx context.Context, k EventKey) error {
+	log := slog.With("synchronizationId", k.SynchronizationID, "publisherId", k.PublisherID)
+	var (
+		wg        sync.WaitGroup
+		ev        *Event
+		endpoints []Endpoint
+		evErr     error
+		epErr     error
+	)
+	wg.Go(func() { ev, evErr = d.store.Event(ctx, k) })
+	wg.Go(func() { endpoints, epErr = d.endpoints.Endpoints(ctx, k.PublisherID) })
+	wg.Wait()
+	if err := errors.Join(evErr, epErr); err != nil {
+		return fmt.Errorf("dispatch: %w", err)
+	}
+	if ev == nil {
+		log.WarnContext(ctx, "no webhook event recorded for this synchronization; nothing to dispatch")
+		return nil
+	}
+	if ev.Dispatched {
+		return nil
+	}
+	var targets []string
+	for _, e := range endpoints {
+		if e.Enabled && e.Subscribed(ev.Topic) {
+			targets = append(targets, e.ID)
+		}
+	}
+	now := d.now().UTC()
+	todo, err := d.store.OpenDeliveries(ctx, *ev, targets, now)
+	if err != nil {
+		return fmt.Errorf("open deliveries: %w", err)
+	}
+	keys := make([]DeliveryKey, len(todo))
+	for i, id := range todo {
+		keys[i] = DeliveryKey{PublisherID: k.PublisherID, SynchronizationID: k.SynchronizationID, EndpointID: id}
+	}
+	if len(keys) > 0 {
+		if err := d.queue.Deliver(ctx, keys); err != nil {
+			return fmt.Errorf("enqueue deliveries: %w", err)
+		}
+	}
+	if err := d.store.MarkDispatched(ctx, *ev, now); err != nil {
+		return fmt.Errorf("mark dispatched: %w", err)
+	}
+	log.InfoContext(ctx, "webhook event dispatched", "eventId", ev.ID, "endpoints", len(targets), "enqueued", len(keys))
+	return nil
+}
+
+// Redispatcher is the sweeper's part of the webhook path: it dispatches the
+// events whose announcement was lost (the processor crashed after its
+// commit, or the queue refused the message).
+type Redispatcher struct {
+	store Store
+	queue Queue
+	grace time.Duration
+	now   func() time.Time
+	batch int
+}
+
+// NewRedispatcher dispatches events still pending grace after they were
+// recorded (or last re-dispatched).
+func NewRedispatcher(s Store, q Queue, grace time.Duration) *Redispatcher {
+	return &Redispatcher{store: s, queue: q, grace: grace, now: time.Now, batch: 100}
+}
+
+// Sweep re-dispatches every pending event past its grace and says how many.
+func (r *Redispatcher) Sweep(ctx context.Context) (int, error) {
+	swept := 0
+	for {
+		now := r.now().UTC()
+		pending, err := r.store.PendingEvents(ctx, now.Add(-r.grace), r.batch)
+		if err != nil {
+			return swept, err
+		}
+		var errs []error
+		for _, k := range pending {
+			// The grace restarts before the message is sent: a failed send is
+			// found again next time, never retried in a loop.
+			if err := r.store.Redispatched(ctx, k, now); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if err := r.queue.Dispatch(ctx, k); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			slog.WarnContext(ctx, "re-dispatched a pending webhook event", "synchronizationId", k.SynchronizationID,
+				"publisherId", k.PublisherID)
+			swept++
+		}
+		if err := errors.Join(errs...); err != nil {
+			return swept, err
+		}
+		if len(pending) < r.batch {
+			return swept, nil
+		}
+	}
+}

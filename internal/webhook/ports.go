@@ -1,0 +1,163 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// DeliveryState is where a delivery of an event to one endpoint stands.
+type DeliveryState string
+
+const (
+	// StatePending: not yet delivered; attempts continue.
+	StatePending DeliveryState = "pending"
+	// StateDelivered: the receiver answered 2xx in time.
+	StateDelivered DeliveryState = "delivered"
+	// StateFailed: retries exhausted, or refused too often; parked in the
+	// dead-letter queue.
+	StateFailed DeliveryState = "failed"
+	// StateCancelled: the endpoint was disabled (by an operator, or by a 410)
+	// or removed before the delivery succeeded.
+	StateCancelled DeliveryState = "cancelled"
+)
+
+// DeliveryKey names the delivery of a synchronization's event to one endpoint.
+type DeliveryKey struct {
+	PublisherID       transfer.PublisherID
+	SynchronizationID string
+	EndpointID        string
+}
+
+// Delivery is the state of one (event, endpoint) pair, visible per
+// synchronization to operators.
+type Delivery struct {
+	DeliveryKey
+	EventID  string
+	State    DeliveryState
+	Attempts int
+	// LastStatus is the HTTP status of the last attempt, 0 without a response.
+	LastStatus int
+	// LastError describes the last failed attempt (never a response body).
+	LastError     string
+	LastAttemptAt time.Time
+	// NextAttemptAt is when a pending delivery's next attempt is due.
+	NextAttemptAt time.Time
+	DeliveredAt   time.Time
+	// ParkedAt is when a failed delivery was put in the dead-letter queue.
+	ParkedAt time.Time
+	// LeaseUntil marks an attempt in flight; another copy of the delivery's
+	// message does not start one before it runs out.
+	LeaseUntil time.Time
+	CreatedAt  time.Time
+}
+
+// Attempt is what one attempt of a delivery needs, read at once.
+type Attempt struct {
+	// Delivery is nil when unknown (expired, or never created).
+	Delivery *Delivery
+	// Endpoint is nil when it was removed.
+	Endpoint *Endpoint
+	// Sync is the finalized synchronization the event announces; nil when
+	// the record expired.
+	Sync *transfer.Synchronization
+}
+
+// ErrClaimLost means another copy of a delivery's message took the attempt
+// (or the delivery moved on).
+var ErrClaimLost = errors.New("the attempt was claimed elsewhere")
+
+// Store is the storage of events and deliveries.
+type Store interface {
+	// Event reads a synchronization's event; nil when there is none.
+	Event(ctx context.Context, k EventKey) (*Event, error)
+	// OpenDeliveries creates a pending delivery of ev for each endpoint that
+	// has none yet, and returns the endpoints whose delivery has never been
+	// attempted: those need a deliver message (again, after a crash).
+	OpenDeliveries(ctx context.Context, ev Event, endpointIDs []string, at time.Time) ([]string, error)
+	// MarkDispatched takes the event off the sweeper's list.
+	MarkDispatched(ctx context.Context, ev Event, at time.Time) error
+	// PendingEvents lists events not dispatched (nor re-dispatched) since before.
+	PendingEvents(ctx context.Context, before time.Time, limit int) ([]EventKey, error)
+	// Redispatched restarts an event's grace period, if it is still pending.
+	Redispatched(ctx context.Context, k EventKey, at time.Time) error
+
+	// LoadAttempt reads a delivery, its endpoint and its synchronization.
+	LoadAttempt(ctx context.Context, k DeliveryKey) (Attempt, error)
+	// Claim starts attempt number d.Attempts+1, if the delivery is still
+	// pending, due, not leased, and still at d.Attempts (ErrClaimLost).
+	Claim(ctx context.Context, d Delivery, at, leaseUntil time.Time) error
+	// Record stores the outcome of the claimed attempt d.Attempts and ends
+	// its lease (ErrClaimLost if the attempt is no longer ours).
+	Record(ctx context.Context, d Delivery) error
+	// Cancel ends a pending delivery that can no longer be made.
+	Cancel(ctx context.Context, d Delivery, reason string, at time.Time) error
+	// MarkParked notes that a failed delivery is in the dead-letter queue.
+	MarkParked(ctx context.Context, k DeliveryKey, at time.Time) error
+	// Deliveries lists a synchronization's deliveries.
+	Deliveries(ctx context.Context, p transfer.PublisherID, syncID string) ([]Delivery, error)
+}
+
+// Queue carries the webhook path's messages.
+type Queue interface {
+	// Dispatch asks for an event's fan-out.
+	Dispatch(ctx context.Context, k EventKey) error
+	// Deliver asks for the first attempt of deliveries.
+	Deliver(ctx context.Context, keys []DeliveryKey) error
+	// Park puts a delivery that will not be attempted again in the
+	// dead-letter queue, for an operator.
+	Park(ctx context.Context, d Delivery) error
+}
+
+// MessageKind tells the webhook queue's two messages apart.
+type MessageKind string
+
+const (
+	KindDispatch MessageKind = "dispatch"
+	KindDeliver  MessageKind = "deliver"
+)
+
+// Message is what the webhook queue carries: keys only, never a payload or a
+// secret.
+type Message struct {
+	Kind              MessageKind          `json:"kind"`
+	PublisherID       transfer.PublisherID `json:"publisherId"`
+	SynchronizationID string               `json:"synchronizationId"`
+	EndpointID        string               `json:"endpointId,omitempty"`
+}
+
+// DispatchMessage asks for an event's fan-out.
+func DispatchMessage(k EventKey) Message {
+	return Message{Kind: KindDispatch, PublisherID: k.PublisherID, SynchronizationID: k.SynchronizationID}
+}
+
+// DeliverMessage asks for an attempt of a delivery.
+func DeliverMessage(k DeliveryKey) Message {
+	return Message{Kind: KindDeliver, PublisherID: k.PublisherID, SynchronizationID: k.SynchronizationID, EndpointID: k.EndpointID}
+}
+
+// Valid tells a well-formed message from one nobody can act on.
+func (m Message) Valid() bool {
+	if m.PublisherID <= 0 || m.SynchronizationID == "" {
+		return false
+	}
+	switch m.Kind {
+	case KindDispatch:
+		return m.EndpointID == ""
+	case KindDeliver:
+		return m.EndpointID != ""
+	}
+	return false
+}
+
+// DeliveryKey is the delivery a deliver message names.
+func (m Message) DeliveryKey() DeliveryKey {
+	return DeliveryKey{PublisherID: m.PublisherID, SynchronizationID: m.SynchronizationID, EndpointID: m.EndpointID}
+}
+
+// EventKey is the event a message names.
+func (m Message) EventKey() EventKey {
+	return EventKey{PublisherID: m.PublisherID, SynchronizationID: m.SynchronizationID}
+}
