@@ -156,7 +156,10 @@ func (s *spec) validate(t testing.TB, strict bool, ptr string, body []byte) erro
 	if err != nil {
 		return fmt.Errorf("not JSON: %w", err)
 	}
-	return s.schema(t, strict, ptr).Validate(v)
+	if err := s.schema(t, strict, ptr).Validate(v); err != nil {
+		return fmt.Errorf("%#v", err) // every failed keyword, with its location
+	}
+	return nil
 }
 
 // at returns the value at a JSON pointer of the document, following no $ref.
