@@ -50,6 +50,22 @@ lint: $(TOOLS)/staticcheck ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
 
+# Speed and memory against the budgets of DESIGN.md; docs/performance.md
+# explains the figures. The Go benchmarks measure handler CPU; cmd/bench
+# starts the emulators and measures round trips, loopback latency, and the
+# real bootstraps (host build) under RIE, then rewrites the generated part of
+# docs/performance.md. Bounded load on 127.0.0.1 only; about 5 minutes.
+BENCH_DIR   := $(CACHE)/bench
+BENCH_COUNT ?= 5
+bench: emulators rie ## measure speed and memory against DESIGN.md's budgets; writes docs/performance.md
+	@mkdir -p $(BENCH_DIR)
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./internal/bench/ | tee $(BENCH_DIR)/micro.txt
+	@$(MAKE) --no-print-directory build DIST=$(BENCH_DIR)/arm64
+	@$(MAKE) --no-print-directory build LAMBDA_ARCH=$$($(GO) env GOARCH) DIST=$(BENCH_DIR)/host >/dev/null
+	$(GO) run ./cmd/bench -micro $(BENCH_DIR)/micro.txt -micro-count $(BENCH_COUNT) \
+	  -dist $(BENCH_DIR)/arm64 -bootstraps $(BENCH_DIR)/host -rie $(RIE) \
+	  -json $(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).json -out docs/performance.md
+
 # DIST and LAMBDA_ARCH are overridable: the RIE tests build host bootstraps
 # with `make build LAMBDA_ARCH=<host> DIST=<folder>`.
 DIST ?= dist

@@ -1,0 +1,268 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Budgets of DESIGN.md.
+const (
+	BudgetHandlerCPU    = 100 * time.Microsecond
+	BudgetLatencyRatio  = 1.25
+	BudgetBootstrapSize = 10_000_000 // bytes
+	BudgetColdStart     = 50 * time.Millisecond
+	BudgetRSS           = 40 << 20 // bytes: Lambda's MB are MiB
+)
+
+// Results are everything one `make bench` measured.
+type Results struct {
+	When    time.Time
+	Machine string
+	// MicroRuns is the -count of the Go benchmarks.
+	MicroRuns int
+	Micro     []Micro
+	Load      *LoadResult
+	Lambdas   []LambdaResult
+	Sizes     []Size
+}
+
+// Size is a bootstrap binary's size.
+type Size struct {
+	Function string
+	Arch     string
+	Bytes    int64
+}
+
+// Row is one line of the report.
+type Row struct {
+	Section, Measure, Figure, Budget, Verdict string
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "OVER"
+}
+
+func us(ns float64) string { return fmt.Sprintf("%.0f µs", ns/1e3) }
+
+// microLabels names the benchmarks the report shows, in its order; a nil
+// budget is informational.
+var microLabels = []struct {
+	name, label string
+	budget      bool
+}{
+	{"Transfer/lambda-sdk-warm", "transfer: Lambda handler + SDK, caches warm", true},
+	{"Transfer/lambda-sdk-nocache", "transfer: Lambda handler + SDK, no cache", true},
+	{"Transfer/adapters-warm", "transfer: adapters over fake SDK interfaces, warm", true},
+	{"Transfer/adapters-nocache", "transfer: adapters over fake SDK interfaces, no cache", true},
+	{"Transfer/ports", "transfer: HTTP + domain over in-memory ports", true},
+	{"Transfer/ports-jwt", "transfer: same, customer JWT (HS256)", true},
+	{"Status/lambda-sdk-warm", "status: Lambda handler + SDK, caches warm", true},
+	{"Status/lambda-sdk-nocache", "status: Lambda handler + SDK, no cache", true},
+	{"Status/adapters-warm", "status: adapters over fake SDK interfaces, warm", true},
+	{"Status/ports", "status: HTTP + domain over in-memory ports", true},
+	{"Processor/lambda-sdk", "processor, 1 message: batch handler + SDK", false},
+	{"Processor/adapters", "processor, 1 message: adapters over fake SDK interfaces", false},
+	{"SDKCall/GetItem", "one SDK call alone: GetItem", false},
+	{"SDKCall/TransactWriteItems", "one SDK call alone: TransactWriteItems (4 items)", false},
+	{"SDKCall/SendMessage", "one SDK call alone: SendMessage", false},
+}
+
+// Rows are the report's lines, budgets compared.
+func (r Results) Rows() []Row {
+	var rows []Row
+	byName := map[string]Micro{}
+	for _, m := range r.Micro {
+		byName[m.Name] = m
+	}
+	for _, l := range microLabels {
+		m, ok := byName[l.name]
+		if !ok {
+			continue
+		}
+		cpu, wall := m.Median("cpu-ns/op"), m.Median("ns/op")
+		figure := fmt.Sprintf("cpu %s, wall %s, %.0f allocs, %.0f KB", us(cpu), us(wall), m.Median("allocs/op"), m.Median("B/op")/1024)
+		row := Row{Section: "handler CPU", Measure: l.label, Figure: figure, Budget: "—", Verdict: ""}
+		if l.budget {
+			row.Budget = "< " + us(float64(BudgetHandlerCPU))
+			row.Verdict = verdict(time.Duration(cpu) < BudgetHandlerCPU)
+		}
+		rows = append(rows, row)
+	}
+
+	if r.Load != nil {
+		rt := r.Load.RoundTrips
+		trips := func(measure string, got RoundTrips, budget string, ok bool) {
+			v := verdict(ok)
+			if budget == "—" {
+				v = ""
+			}
+			rows = append(rows, Row{"AWS round trips", measure, fmt.Sprintf("%d: %s", got.Total(), got), budget, v})
+		}
+		trips("transfer, fresh container", rt.TransferCold, "≤ 3", rt.TransferCold.Total() <= 3)
+		trips("transfer, warm, transactionId not seen", rt.TransferWarm, "≤ 3", rt.TransferWarm.Total() <= 3)
+		trips("transfer, warm repeat (chain cached)", rt.TransferRepeat, "2", rt.TransferRepeat.Total() <= 2)
+		trips("status, warm", rt.StatusWarm, "1", rt.StatusWarm.Total() <= 1)
+		trips("status, fresh container", rt.StatusCold, "—", true)
+		rows = append(rows, Row{"AWS round trips", "processor, per message",
+			fmt.Sprintf("%.1f: %s over %d messages", rt.ProcessorPerMsg, rt.Processor, rt.ProcessorSamples), "≤ 3",
+			verdict(rt.ProcessorPerMsg <= 3)})
+
+		for _, lv := range r.Load.Levels {
+			sec := fmt.Sprintf("loopback, concurrency %d", lv.Concurrency)
+			rows = append(rows, Row{sec, "floor: raw TransactWriteItems + SendMessage", latency(lv.Floor), "(floor)", ""})
+			limit := time.Duration(float64(lv.Floor.P50) * BudgetLatencyRatio)
+			for _, t := range []struct {
+				label string
+				l     Latencies
+			}{{"transfer, chain read (3 calls)", lv.Transfer}, {"transfer, chain cached (2 calls)", lv.TransferCached}} {
+				ratio := float64(t.l.P50) / float64(lv.Floor.P50)
+				rows = append(rows, Row{sec, t.label, fmt.Sprintf("%s; p50 %.2f× floor", latency(t.l), ratio),
+					"p50 ≤ " + ms(limit), verdict(t.l.P50 <= limit && t.l.Errors == 0)})
+			}
+			rows = append(rows, Row{sec, "status", latency(lv.Status), "—", ""})
+		}
+		f := r.Load.Finalized
+		rows = append(rows, Row{"loopback, processor running", "202 → finalized (one at a time)",
+			fmt.Sprintf("p50 %s, p90 %s, p99 %s (n=%d)", ms(f.P50), ms(f.P90), ms(f.P99), f.N), "—", ""})
+	}
+
+	for _, s := range r.Sizes {
+		rows = append(rows, Row{"Lambda", fmt.Sprintf("bootstrap size, %s (%s)", s.Function, s.Arch),
+			fmt.Sprintf("%.2f MB", float64(s.Bytes)/1e6), "≤ 10 MB", verdict(s.Bytes <= BudgetBootstrapSize)})
+	}
+	for _, l := range r.Lambdas {
+		cold, init := Median(l.ColdStarts), Median(l.Inits)
+		lo, hi := minMax(l.ColdStarts)
+		rows = append(rows, Row{"Lambda (RIE)", "first response of a cold start, " + l.Function,
+			fmt.Sprintf("median %s (%s–%s, n=%d); init %s", ms(cold), ms(lo), ms(hi), len(l.ColdStarts), ms(init)),
+			"≤ " + ms(BudgetColdStart), verdict(cold <= BudgetColdStart)})
+	}
+	for _, l := range r.Lambdas {
+		load := fmt.Sprintf("%d invokes", l.Invokes)
+		if l.Messages > 0 {
+			load = fmt.Sprintf("%d invokes, %d messages", l.Invokes, l.Messages)
+		}
+		rows = append(rows, Row{"Lambda (RIE)", "peak RSS (VmHWM), " + l.Function,
+			fmt.Sprintf("%.1f MiB (RSS at end %.1f MiB) after %s; invoke p50 %s", mib(l.Memory.HWM), mib(l.Memory.RSS), load, ms(l.Warm.P50)),
+			"≤ 40 MiB", verdict(l.Memory.HWM <= BudgetRSS)})
+	}
+	return rows
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func minMax(ds []time.Duration) (lo, hi time.Duration) {
+	for i, d := range ds {
+		if i == 0 || d < lo {
+			lo = d
+		}
+		if i == 0 || d > hi {
+			hi = d
+		}
+	}
+	return lo, hi
+}
+
+func latency(l Latencies) string {
+	s := fmt.Sprintf("p50 %s, p90 %s, p99 %s, %.0f req/s (n=%d)", ms(l.P50), ms(l.P90), ms(l.P99), l.PerSecond, l.N)
+	if l.Errors > 0 {
+		s += fmt.Sprintf(", %d ERRORS", l.Errors)
+	}
+	return s
+}
+
+// WriteTable prints the rows as an aligned table.
+func WriteTable(w io.Writer, rows []Row) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	section := ""
+	for _, r := range rows {
+		if r.Section != section {
+			section = r.Section
+			fmt.Fprintf(tw, "%s\t\t\t\n", strings.ToUpper(section))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Measure, r.Figure, r.Budget, r.Verdict)
+	}
+	return tw.Flush()
+}
+
+// Markdown renders the results as the generated part of docs/performance.md.
+func (r Results) Markdown(commands []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Run of %s on %s.\n\n", r.When.UTC().Format("2006-01-02 15:04 MST"), r.Machine)
+	b.WriteString("```sh\n" + strings.Join(commands, "\n") + "\n```\n\n")
+	b.WriteString("| | measure | figure | budget | |\n|---|---|---|---|---|\n")
+	section := ""
+	for _, row := range r.Rows() {
+		sec := ""
+		if row.Section != section {
+			section, sec = row.Section, "**"+row.Section+"**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", sec, row.Measure, esc(row.Figure), esc(row.Budget), row.Verdict)
+	}
+	if len(r.Micro) > 0 {
+		fmt.Fprintf(&b, "\nGo benchmarks, median and range of %d runs (`cpu` is the process's CPU time per op on all threads, GC included; `wall` is ns/op):\n\n", r.MicroRuns)
+		b.WriteString("| benchmark | cpu µs/op | wall µs/op | allocs/op | B/op |\n|---|---|---|---|---|\n")
+		for _, m := range r.Micro {
+			clo, chi := m.Range("cpu-ns/op")
+			wlo, whi := m.Range("ns/op")
+			fmt.Fprintf(&b, "| %s | %.0f (%.0f–%.0f) | %.0f (%.0f–%.0f) | %.0f | %.0f |\n", m.Name,
+				m.Median("cpu-ns/op")/1e3, clo/1e3, chi/1e3, m.Median("ns/op")/1e3, wlo/1e3, whi/1e3,
+				m.Median("allocs/op"), m.Median("B/op"))
+		}
+	}
+	if len(r.Lambdas) > 0 {
+		b.WriteString("\nCold starts under RIE, each a fresh process (first response, and RIE's INIT REPORT):\n\n")
+		b.WriteString("| function | first response (ms) | init (ms) |\n|---|---|---|\n")
+		for _, l := range r.Lambdas {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", l.Function, durations(l.ColdStarts), durations(l.Inits))
+		}
+	}
+	return b.String()
+}
+
+func durations(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func esc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// Markers delimit the generated part of docs/performance.md; what is outside
+// them (the analysis) is kept.
+const (
+	beginMarker = "<!-- bench:begin (generated by `make bench`; edit outside these markers) -->"
+	endMarker   = "<!-- bench:end -->"
+)
+
+// UpdateDoc replaces the generated part of the document at path, creating
+// the document if needed.
+func UpdateDoc(path, generated string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	block := beginMarker + "\n" + generated + endMarker
+	var doc []byte
+	i, j := bytes.Index(old, []byte(beginMarker)), bytes.Index(old, []byte(endMarker))
+	switch {
+	case i >= 0 && j > i:
+		doc = append(append(append([]byte{}, old[:i]...), block...), old[j+len(endMarker):]...)
+	case len(old) > 0:
+		doc = append(append(old, '\n'), block+"\n"...)
+	default:
+		doc = []byte("# Performance\n\n" + block + "\n")
+	}
+	return os.WriteFile(path, doc, 0o644)
+}
