@@ -14,7 +14,7 @@ EMULATORS_STAMP := $(CACHE)/emulators/.fetched
 # Lambda builds: static, stripped, without the RPC shim of the old go1.x runtime.
 LAMBDA_GOFLAGS := -trimpath -ldflags='-s -w' -tags lambda.norpc
 LAMBDA_ARCH    ?= arm64
-FUNCTIONS      := transfer status processor sweeper
+FUNCTIONS      := transfer status processor sweeper webhook
 
 STATICCHECK_VERSION := v0.8.2
 
@@ -30,7 +30,7 @@ RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (DESIGN.md): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie
+.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie coldstart
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,8 @@ build-ProcessorFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
 build-SweeperFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweeper
+build-WebhookFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
 
 sam-validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint) on template.yaml
 	$(SAM) validate --lint
@@ -100,6 +102,9 @@ sam-build: $(SAM_VENV)/.installed ## sam build, as `sam deploy` packages it (arm
 	    printf '  %-20s %s bytes (linux/arm64)\n' "$$fn" "$$size"; \
 	    if [ "$$size" -gt $(BOOTSTRAP_MAX_BYTES) ]; then echo "$$fn: bootstrap over $(BOOTSTRAP_MAX_BYTES) bytes"; exit 1; fi; \
 	  done
+
+coldstart: emulators rie ## init-to-first-response of each bootstrap under RIE (medians of 15 cold starts)
+	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -run '^$$' -bench ColdStart -benchtime 15x ./internal/lambdatest/
 
 rie: $(RIE) ## install the Lambda Runtime Interface Emulator (aws-lambda-rie) into .cache/bin
 
