@@ -13,6 +13,6 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, _ := service.Boot(service.ProcessorConfig)
-	lambda.Start(svc.ProcessorBatchHandler())
+	svc, clients := service.Boot(service.ProcessorConfig)
+	lambda.Start(svc.ProcessorBatchHandler(svc.WebhookAnnouncement(clients)...))
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,9 +18,15 @@ func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	svc, clients := service.Boot(service.SweeperConfig)
 	sweeper := svc.Sweeper(svc.Queue(clients))
+	redispatcher := svc.Redispatcher(clients)
 	lambda.Start(func(ctx context.Context) error {
 		n, err := sweeper.Sweep(ctx)
 		slog.InfoContext(ctx, "sweep done", "requeued", n)
+		if redispatcher != nil {
+			m, wErr := redispatcher.Sweep(ctx)
+			slog.InfoContext(ctx, "webhook sweep done", "redispatched", m)
+			err = errors.Join(err, wErr)
+		}
 		return err
 	})
 }

@@ -381,7 +381,7 @@ func (s *Store) Finalize(ctx context.Context, f transfer.Finalization) error {
 		// The webhook event, in the same transaction (see package webhook).
 		// Unconditional: the record's condition already makes it once per
 		// synchronization, and it replaces a namesake left by an expired one.
-		event, err := attributevalue.MarshalMap(newEventItem(f, s.retention))
+		event, err := attributevalue.MarshalMap(newEventItem(f, s.webhookRetention()))
 		if err != nil {
 			return fmt.Errorf("encode event: %w", err)
 		}

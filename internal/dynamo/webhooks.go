@@ -107,6 +107,17 @@ type eventItem struct {
 
 func pendingShard(id string) string { return "PENDING#" + strconv.Itoa(shardOf(id)) }
 
+// webhookRetention is how long events and deliveries are kept: as long as
+// synchronization records. A store configured without a retention (the
+// processor and the webhook function do not read SYNC_RETENTION_DAYS) keeps
+// them the default time rather than letting TTL take them at once.
+func (s *Store) webhookRetention() time.Duration {
+	if s.retention > 0 {
+		return s.retention
+	}
+	return DefaultRetention
+}
+
 // newEventItem is the event a finalization records; it lives as long as
 // the synchronization record.
 func newEventItem(f transfer.Finalization, retention time.Duration) eventItem {
@@ -315,7 +326,7 @@ func (s *Store) openDelivery(ctx context.Context, ev webhook.Event, endpointID s
 		State:             string(webhook.StatePending),
 		CreatedAt:         at,
 		UpdatedAt:         at,
-		TTL:               ev.CreatedAt.Add(s.retention).Unix(),
+		TTL:               ev.CreatedAt.Add(s.webhookRetention()).Unix(),
 	})
 	if err != nil {
 		return false, fmt.Errorf("encode delivery: %w", err)

@@ -26,33 +26,45 @@ type BatchHandler func(ctx context.Context, event events.SQSEvent) (events.SQSEv
 // (ReportBatchItemFailures).
 func TransferBatchHandler(h JobHandler) BatchHandler {
 	return func(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
-		var (
-			mu   sync.Mutex
-			resp events.SQSEventResponse
-			wg   sync.WaitGroup
-		)
-		for _, msg := range event.Records {
-			wg.Go(func() {
-				if err := handleRecord(ctx, h, msg); err != nil {
-					mu.Lock()
-					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
-		return resp, nil
+		return partialBatch(ctx, event, func(ctx context.Context, msg events.SQSMessage) error {
+			return handleRecord(ctx, h, msg)
+		}), nil
 	}
 }
 
-func handleRecord(ctx context.Context, h JobHandler, msg events.SQSMessage) (err error) {
-	// A panic fails this record only, not its batch nor the process.
+// partialBatch handles the records of a batch concurrently and reports the
+// ones that failed.
+func partialBatch(ctx context.Context, event events.SQSEvent, handle func(context.Context, events.SQSMessage) error) events.SQSEventResponse {
+	var (
+		mu   sync.Mutex
+		resp events.SQSEventResponse
+		wg   sync.WaitGroup
+	)
+	for _, msg := range event.Records {
+		wg.Go(func() {
+			if err := recovered(ctx, msg, handle); err != nil {
+				mu.Lock()
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return resp
+}
+
+// recovered makes a panic fail its record only, not its batch nor the process.
+func recovered(ctx context.Context, msg events.SQSMessage, handle func(context.Context, events.SQSMessage) error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			slog.ErrorContext(ctx, "panic while processing a job", "messageId", msg.MessageId, "panic", fmt.Sprint(v))
+			slog.ErrorContext(ctx, "panic while handling a message", "messageId", msg.MessageId, "panic", fmt.Sprint(v))
 			err = fmt.Errorf("panic: %v", v)
 		}
 	}()
+	return handle(ctx, msg)
+}
+
+func handleRecord(ctx context.Context, h JobHandler, msg events.SQSMessage) error {
 	var job transfer.Job
 	if err := json.Unmarshal([]byte(msg.Body), &job); err != nil || job.SynchronizationID == "" || job.PublisherID <= 0 {
 		// Not ours to fix: let it reach the dead-letter queue for an operator.

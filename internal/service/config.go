@@ -27,6 +27,8 @@ type Config struct {
 	MaxReceives      int            // MAX_RECEIVE_COUNT: the transfer queue's maxReceiveCount
 	Retention        time.Duration  // SYNC_RETENTION_DAYS
 	SweepGrace       time.Duration  // SWEEP_GRACE_SECONDS
+	WebhookQueueURL  string         // WEBHOOK_QUEUE_URL (processor, sweeper, webhook function)
+	Webhook          WebhookConfig  // WEBHOOK_*: the webhook function
 }
 
 // A ConfigReader reads one function's configuration through getenv
@@ -61,6 +63,8 @@ func ProcessorConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		TableName:   r.required("TABLE_NAME"),
 		MaxReceives: r.integer("MAX_RECEIVE_COUNT", 5),
+		// Optional: without it finalizations are announced by the sweeper only.
+		WebhookQueueURL: r.getenv("WEBHOOK_QUEUE_URL"),
 	}
 	if c.MaxReceives < 1 {
 		r.errs = append(r.errs, errors.New("MAX_RECEIVE_COUNT must be at least 1"))
@@ -75,6 +79,7 @@ func SweeperConfig(getenv func(string) string) (Config, error) {
 		TableName:        r.required("TABLE_NAME"),
 		TransferQueueURL: r.required("TRANSFER_QUEUE_URL"),
 		SweepGrace:       r.seconds("SWEEP_GRACE_SECONDS", transfer.DefaultSweepGrace),
+		WebhookQueueURL:  r.getenv("WEBHOOK_QUEUE_URL"),
 	}
 	return c, r.err()
 }

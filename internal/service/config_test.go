@@ -16,6 +16,7 @@ var readers = map[string]service.ConfigReader{
 	"StatusFunction":    service.StatusConfig,
 	"ProcessorFunction": service.ProcessorConfig,
 	"SweeperFunction":   service.SweeperConfig,
+	"WebhookFunction":   service.WebhookFunctionConfig,
 }
 
 // A variable a function reads but the template does not declare is unset in
