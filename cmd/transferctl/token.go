@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+func init() { addCommandGroup(newTokenCommand) }
+
+func newTokenCommand(a *app) *cobra.Command {
+	var (
+		publisherFlag int64
+		customer      int64
+		ttl           time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "token --customer ID [--publisher ID] [--ttl 1h]",
+		Short: "DEVELOPMENT AID: mint a customer JWT (HS256) for a local secret",
+		Long: `DEVELOPMENT AID, not an operator tool: mint a customer JWT signed with HS256,
+as a customer's app would present it in "Authorization: Bearer <JWT>".
+
+The secret is JWT_SECRET: the one ` + "`make run`" + ` generates (with --local), or set in
+the environment. In production customer JWTs come from the publisher's own
+identity provider; this command exists to try the API and to test.
+
+The JWT is printed alone on standard output, so it can be captured:
+  JWT=$(transferctl --local token --customer 900000002)`,
+		Example: `  transferctl --local token --customer 900000002
+  curl -s "$API_URL/purchases/synchronizations/my-first-transfer" -H "Authorization: Bearer $(transferctl --local token --customer 900000003)"`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if customer <= 0 {
+				return usage("--customer is required: a positive cleengCustomerId")
+			}
+			if ttl <= 0 {
+				return usage("--ttl must be positive")
+			}
+			ctx := cmd.Context()
+			p, err := a.publisher(ctx, publisherFlag)
+			if err != nil {
+				return err
+			}
+			c, err := a.connect(ctx)
+			if err != nil {
+				return err
+			}
+			secret, err := c.require(settingJWTSecret)
+			if err != nil {
+				return err
+			}
+			jwt, err := auth.MintHS256([]byte(secret), p, transfer.CustomerID(customer), ttl)
+			if err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+			if a.jsonOutput {
+				return a.printJSON(map[string]any{"jwt": jwt, "publisherId": p, "customerId": customer, "expiresAt": time.Now().Add(ttl).UTC()})
+			}
+			fmt.Fprintf(a.stderr, "Development aid: HS256 JWT of customer %d of publisher %d, valid for %s.\n", customer, p, ttl)
+			a.out("%s", jwt)
+			return nil
+		},
+	}
+	a.publisherFlag(cmd, &publisherFlag)
+	cmd.Flags().Int64Var(&customer, "customer", 0, "the customer's cleengCustomerId (`ID`)")
+	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the JWT is valid")
+	return cmd
+}
