@@ -30,12 +30,12 @@ RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (DESIGN.md): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie coldstart
+.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie coldstart transferctl
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: emulators ## run the whole service locally with demo data (API on http://127.0.0.1:3000)
+run: emulators transferctl ## run the whole service locally with demo data (API on http://127.0.0.1:3000)
 	$(GO) run ./cmd/local
 
 test: emulators lint sam-validate sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ, Lambda bootstraps under RIE)
@@ -69,6 +69,9 @@ bench: emulators rie ## measure speed and memory against DESIGN.md's budgets; wr
 # DIST and LAMBDA_ARCH are overridable: the RIE tests build host bootstraps
 # with `make build LAMBDA_ARCH=<host> DIST=<folder>`.
 DIST ?= dist
+transferctl: ## build the operator CLI into bin/transferctl
+	$(GO) build -o bin/transferctl ./cmd/transferctl
+
 build: ## build the Lambda bootstraps (linux/$(LAMBDA_ARCH)) into $(DIST)/<function>/bootstrap
 	@for f in $(FUNCTIONS); do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build $(LAMBDA_GOFLAGS) -o $(DIST)/$$f/bootstrap ./functions/$$f; \

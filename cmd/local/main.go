@@ -204,6 +204,13 @@ Try it in another terminal:
     -d "{\"cleengCustomerId\": $CUSTOMER_C, \"transactionId\": \"$TX_CHAIN_2\"}"
   curl -s "$API_URL/purchases/synchronizations/my-first-transfer" -H "X-Publisher-Token: $PUBLISHER_TOKEN"
 
+  # Inspect with the operator CLI (make run built it into bin/):
+  bin/transferctl --local purchase show $TX_ACTIVE      # owner, state, ownership history
+  bin/transferctl --local sync show my-first-transfer   # status, result, timings
+  bin/transferctl --local customer show $CUSTOMER_B     # what B owns now
+  bin/transferctl --local dlq list                      # dead-lettered transfers
+  bin/transferctl --help                                # publishers, tokens, import, ...
+
 Other cases: TX_EXPIRED (RECEIVED_EXPIRED_PURCHASE), TX_UNKNOWN (TRANSACTION_ID_NOT_FOUND),
 INACTIVE_PUBLISHER_TOKEN (SK2C0004), MIGRATING_PUBLISHER_TOKEN (SK2C0005).
 (curl -d sends a form Content-Type unless told otherwise; the API refuses it with REQ0004.)

@@ -4,11 +4,13 @@
 package demo
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/catalog"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -46,7 +48,9 @@ type Seeded struct {
 	MigratingPublisherToken string
 }
 
-// Seed writes the demo data.
+// Seed writes the demo data through the operator's code paths: publishers
+// and tokens as `transferctl publisher create` makes them, customers and
+// purchases as JSON Lines through the importer of `transferctl import`.
 func Seed(ctx context.Context, s *dynamo.Store, now time.Time) (Seeded, error) {
 	var out Seeded
 	publishers := []struct {
@@ -58,31 +62,42 @@ func Seed(ctx context.Context, s *dynamo.Store, now time.Time) (Seeded, error) {
 		{transfer.Publisher{ID: InactivePublisherID, Name: "StoreKit 2 not active"}, &out.InactivePublisherToken},
 		{transfer.Publisher{ID: MigratingPublisherID, Name: "Migrating", StoreKit2Active: true, MigrationInProgress: true}, &out.MigratingPublisherToken},
 	}
+	admin := catalog.NewPublishers(s)
 	for _, p := range publishers {
-		if err := s.PutPublisher(ctx, p.pub); err != nil {
-			return out, fmt.Errorf("seed publisher %d: %w", p.pub.ID, err)
+		issued, err := admin.Create(ctx, p.pub, "demo")
+		if err != nil {
+			return out, fmt.Errorf("seed: %w", err)
 		}
-		token, hash := auth.NewPublisherToken(p.pub.ID)
-		if err := s.PutToken(ctx, p.pub.ID, hash, "demo"); err != nil {
-			return out, fmt.Errorf("seed token of %d: %w", p.pub.ID, err)
+		*p.token = issued.Token
+	}
+	imports := map[transfer.PublisherID][]catalog.Line{
+		PublisherID: {
+			catalog.CustomerLine(CustomerA),
+			catalog.CustomerLine(CustomerB),
+			catalog.CustomerLine(CustomerC),
+			catalog.PurchaseLine(purchase(PublisherID, CustomerA, TxActive, transfer.StateActive, now.AddDate(0, 1, 0), TxActive)),
+			catalog.PurchaseLine(purchase(PublisherID, CustomerA, TxActive2, transfer.StateActive, now.AddDate(1, 0, 0), TxActive2)),
+			catalog.PurchaseLine(purchase(PublisherID, CustomerA, TxChain1, transfer.StateActive, now.AddDate(0, 1, 0), TxChain1, TxChain2)),
+			catalog.PurchaseLine(purchase(PublisherID, CustomerA, TxExpired, transfer.StateExpired, now.AddDate(0, -1, 0), TxExpired)),
+		},
+		OtherPublisherID: {
+			catalog.PurchaseLine(purchase(OtherPublisherID, OtherCustomer, TxOther, transfer.StateActive, now.AddDate(0, 1, 0), TxOther)),
+		},
+	}
+	for p, lines := range imports {
+		var jsonl bytes.Buffer
+		enc := json.NewEncoder(&jsonl)
+		for _, l := range lines {
+			if err := enc.Encode(l); err != nil {
+				return out, fmt.Errorf("seed: encode: %w", err)
+			}
 		}
-		*p.token = token
-	}
-	if err := s.PutCustomers(ctx, PublisherID, CustomerA, CustomerB, CustomerC); err != nil {
-		return out, fmt.Errorf("seed customers: %w", err)
-	}
-	if err := s.PutCustomers(ctx, OtherPublisherID, OtherCustomer); err != nil {
-		return out, fmt.Errorf("seed customers: %w", err)
-	}
-	for _, p := range []transfer.Purchase{
-		purchase(PublisherID, CustomerA, TxActive, transfer.StateActive, now.AddDate(0, 1, 0), TxActive),
-		purchase(PublisherID, CustomerA, TxActive2, transfer.StateActive, now.AddDate(1, 0, 0), TxActive2),
-		purchase(PublisherID, CustomerA, TxChain1, transfer.StateActive, now.AddDate(0, 1, 0), TxChain1, TxChain2),
-		purchase(PublisherID, CustomerA, TxExpired, transfer.StateExpired, now.AddDate(0, -1, 0), TxExpired),
-		purchase(OtherPublisherID, OtherCustomer, TxOther, transfer.StateActive, now.AddDate(0, 1, 0), TxOther),
-	} {
-		if err := s.PutPurchase(ctx, p); err != nil {
-			return out, fmt.Errorf("seed purchase %s: %w", p.OriginalTransactionID, err)
+		report, err := catalog.NewImporter(s).Import(ctx, p, &jsonl, int64(jsonl.Len()))
+		if err != nil {
+			return out, fmt.Errorf("seed import for %d: %w", p, err)
+		}
+		if len(report.Invalid) > 0 {
+			return out, fmt.Errorf("seed import for %d: line %d: %s", p, report.Invalid[0].Line, report.Invalid[0].Reason)
 		}
 	}
 	return out, nil
