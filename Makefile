@@ -30,7 +30,7 @@ RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (DESIGN.md): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie coldstart transferctl
+.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie transferctl
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,9 +105,6 @@ sam-build: $(SAM_VENV)/.installed ## sam build, as `sam deploy` packages it (arm
 	    printf '  %-20s %s bytes (linux/arm64)\n' "$$fn" "$$size"; \
 	    if [ "$$size" -gt $(BOOTSTRAP_MAX_BYTES) ]; then echo "$$fn: bootstrap over $(BOOTSTRAP_MAX_BYTES) bytes"; exit 1; fi; \
 	  done
-
-coldstart: emulators rie ## init-to-first-response of each bootstrap under RIE (medians of 15 cold starts)
-	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -run '^$$' -bench ColdStart -benchtime 15x ./internal/lambdatest/
 
 rie: $(RIE) ## install the Lambda Runtime Interface Emulator (aws-lambda-rie) into .cache/bin
 

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build unix
 
 // Package lambdatest runs the real Lambda bootstraps on this machine under the
 // Lambda Runtime Interface Emulator (aws-lambda-rie), without Docker: the
@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -60,11 +61,13 @@ func RIEBinary(root string) (string, error) {
 	return path, nil
 }
 
-// BuildBootstraps builds every function's bootstrap for this machine's
-// architecture into dir/<function>/bootstrap, through the Makefile's Lambda
-// build rule, so that flags and tags are the ones `sam build` uses.
-func BuildBootstraps(ctx context.Context, root, dir string) error {
-	cmd := exec.CommandContext(ctx, "make", "-s", "-C", root, "build", "LAMBDA_ARCH="+runtime.GOARCH, "DIST="+dir)
+// BuildBootstraps builds the named functions' bootstraps (folders under
+// functions/) for this machine's architecture into dir/<name>/bootstrap,
+// through the Makefile's Lambda build rule, so that flags and tags are the
+// ones `sam build` uses.
+func BuildBootstraps(ctx context.Context, root, dir string, names ...string) error {
+	cmd := exec.CommandContext(ctx, "make", "-s", "-C", root, "build",
+		"LAMBDA_ARCH="+runtime.GOARCH, "DIST="+dir, "FUNCTIONS="+strings.Join(names, " "))
 	// Under `make test`, the parent make's jobserver descriptors are not ours.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "MAKEFLAGS=") && !strings.HasPrefix(kv, "MFLAGS=") && !strings.HasPrefix(kv, "MAKELEVEL=") {
@@ -152,9 +155,7 @@ func startOnce(ctx context.Context, c Config) (*Function, error) {
 	cmd.Env = sortedEnv(env)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so that Stop takes the bootstrap down too, and
-	// killed with us if the test binary dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	f := &Function{
 		Name:   c.Name,
 		url:    "http://" + apiAddr + "/2015-03-31/functions/function/invocations",
@@ -230,6 +231,19 @@ func (f *Function) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 
 // Output is what the emulator and the bootstrap printed so far.
 func (f *Function) Output() string { return f.output.String() }
+
+var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// InitDuration is RIE's own measure of the bootstrap's init (from its start
+// to its first request for work), 0 before the first invoke.
+func (f *Function) InitDuration() time.Duration {
+	m := initReport.FindStringSubmatch(f.Output())
+	if m == nil {
+		return 0
+	}
+	ms, _ := strconv.ParseFloat(m[1], 64)
+	return time.Duration(ms * float64(time.Millisecond))
+}
 
 // Stop kills the emulator and the bootstrap and waits for them.
 func (f *Function) Stop() {

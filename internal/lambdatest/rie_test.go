@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net/http"
 	"os"
@@ -80,7 +81,7 @@ func run(m *testing.M) int {
 	defer cancel()
 	// Build while the emulators start: both take seconds.
 	built := make(chan error, 1)
-	go func() { built <- lambdatest.BuildBootstraps(ctx, root, dir) }()
+	go func() { built <- lambdatest.BuildBootstraps(ctx, root, dir, slices.Collect(maps.Values(functions))...) }()
 	stack, err = localstack.Start(ctx, emulator.Options{})
 	buildErr := <-built
 	if err != nil || buildErr != nil {
@@ -264,13 +265,7 @@ func (s *functionSet) invoke(tb testing.TB, f *lambdatest.Function, event any) [
 func (s *functionSet) logFirstResponses(tb testing.TB) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range s.firstResponse {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(s.firstResponse))
 	var parts []string
 	for _, n := range names {
 		parts = append(parts, fmt.Sprintf("%s %.1f ms", n, float64(s.firstResponse[n].Microseconds())/1000))
@@ -567,44 +562,6 @@ func TestRefusalsUnderLambda(t *testing.T) {
 		}
 	}
 }
-
-// BenchmarkColdStart measures init-to-first-response of each bootstrap under
-// RIE: fresh emulator processes each iteration, one real request each (a
-// transfer, the job's SQS batch, the status poll). Run with `make coldstart`.
-func BenchmarkColdStart(b *testing.B) {
-	d := newDeployment(b, "")
-	samples := map[string][]time.Duration{}
-	for b.Loop() {
-		fs := d.start()
-		tx := d.purchase()
-		accepted := fs.http(b, fs.transfer, d.transferRequest("",
-			map[string]string{"X-Publisher-Token": d.token, "Content-Type": "application/json"}, d.customers[1], tx))
-		d.processBatch(fs, d.receive(1))
-		done := fs.http(b, fs.status, d.statusRequest("", map[string]string{"X-Publisher-Token": d.token}, accepted.str("synchronizationId")))
-		if done.str("status") != string(transfer.StatusFinalized) {
-			b.Fatalf("not finalized: %v", done.body)
-		}
-		for name, dur := range fs.firstResponse {
-			samples[name+"-first-response"] = append(samples[name+"-first-response"], dur)
-		}
-		for _, f := range []*lambdatest.Function{fs.transfer, fs.status, fs.processor} {
-			f.Stop()
-			// RIE's own account of the init phase: exec to the runtime's first /next.
-			m := initReport.FindStringSubmatch(f.Output())
-			if m == nil {
-				b.Fatalf("%s: no INIT REPORT in its output", f.Name)
-			}
-			ms, _ := strconv.ParseFloat(m[1], 64)
-			samples[f.Name+"-init"] = append(samples[f.Name+"-init"], time.Duration(ms*float64(time.Millisecond)))
-		}
-	}
-	for name, s := range samples {
-		slices.Sort(s)
-		b.ReportMetric(float64(s[len(s)/2].Microseconds())/1000, strings.ReplaceAll(name, "Function", "")+"-median-ms")
-	}
-}
-
-var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 
 func merge(maps ...map[string]string) map[string]string {
 	out := map[string]string{}
