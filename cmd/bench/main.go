@@ -83,7 +83,7 @@ func run(ctx context.Context, c config) error {
 
 	load, lambdas := bench.DefaultLoad, bench.DefaultLambdas
 	if c.quick {
-		load = bench.LoadOptions{Levels: []int{1, 4}, Requests: 60, Rounds: 2, PhaseLimit: 10 * time.Second, Finalized: 20, Warmup: 10}
+		load = bench.LoadOptions{Levels: []int{1, 4}, Requests: 60, PhaseLimit: 10 * time.Second, Finalized: 20, Warmup: 10}
 		lambdas = bench.LambdaOptions{ColdStarts: 2, Invokes: 30}
 	}
 	work, err := os.MkdirTemp("", "bench-")
@@ -94,6 +94,13 @@ func run(ctx context.Context, c config) error {
 	lambdas.LogDir = work
 	lambdas.RIE = c.rie
 	if c.rie != "" {
+		// The runner starts RIE in the bootstrap's folder.
+		if lambdas.RIE, err = filepath.Abs(c.rie); err != nil {
+			return err
+		}
+		if c.hostDist, err = filepath.Abs(c.hostDist); err != nil {
+			return err
+		}
 		lambdas.Bootstraps = map[string]string{}
 		for _, f := range []string{"transfer", "status", "processor"} {
 			path := filepath.Join(c.hostDist, f, "bootstrap")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -34,12 +35,11 @@ type LoadOptions struct {
 	// Levels are the concurrency levels (workers sending back to back).
 	Levels []int
 	// Requests is the number of requests of each kind (floor, transfer,
-	// transfer with a cached chain, status) per concurrency level.
+	// transfer with a cached chain, status) per concurrency level. The first
+	// three are interleaved, request by request, so that a burst of noise
+	// from other processes on the machine hits the floor and the service
+	// alike.
 	Requests int
-	// Rounds interleaves the kinds: each runs Requests/Rounds at a time, in
-	// turn, so that a burst of noise from other processes on the machine
-	// hits the floor and the service alike.
-	Rounds int
 	// PhaseLimit bounds the wall time of one phase.
 	PhaseLimit time.Duration
 	// Finalized is the number of transfers timed from 202 to finalized,
@@ -50,7 +50,7 @@ type LoadOptions struct {
 }
 
 // DefaultLoad is what `make bench` runs: about a minute on 2 cores.
-var DefaultLoad = LoadOptions{Levels: []int{1, 8}, Requests: 600, Rounds: 3, PhaseLimit: 30 * time.Second, Finalized: 150, Warmup: 50}
+var DefaultLoad = LoadOptions{Levels: []int{1, 8}, Requests: 600, PhaseLimit: time.Minute, Finalized: 150, Warmup: 50}
 
 // LoadResult is what RunLoad measured.
 type LoadResult struct {
@@ -90,7 +90,9 @@ type LevelResult struct {
 	Transfer Latencies
 	// TransferCached has the chain cached too: 2 round trips, like the floor.
 	TransferCached Latencies
-	Status         Latencies
+	// MixPerSecond is the throughput of the three above, interleaved.
+	MixPerSecond float64
+	Status       Latencies
 }
 
 // Env is the service under test, served on 127.0.0.1 by an httptest.Server
@@ -145,7 +147,7 @@ func (e *Env) Load(ctx context.Context, opt LoadOptions) (LoadResult, error) {
 
 // Purchases is the number of transactionIds Load uses.
 func (o LoadOptions) Purchases() int {
-	return 2*o.Requests*len(o.Levels) + 3*o.Warmup + o.Finalized + 8
+	return 2*o.Requests*len(o.Levels) + o.Warmup + o.Finalized + processorBatch
 }
 
 // NewEnv creates the service's table and queues in stack's emulators, seeds
@@ -322,11 +324,14 @@ func (e *Env) floor(ctx context.Context) error {
 	return nil
 }
 
+// processorBatch is the batch size of the transfer queue's event source.
+const processorBatch = 10
+
 // roundTrips counts the AWS requests of each kind of request, one at a
 // time, in containers of known state.
 func (e *Env) roundTrips(ctx context.Context) (RoundTripResult, error) {
 	var r RoundTripResult
-	txs, err := e.takeTxs(2)
+	txs, err := e.takeTxs(processorBatch)
 	if err != nil {
 		return r, err
 	}
@@ -347,6 +352,13 @@ func (e *Env) roundTrips(ctx context.Context) (RoundTripResult, error) {
 		return r, err
 	}
 	r.TransferWarm = e.counter.Take()
+	// More jobs, so that the processor's count is over a full batch.
+	for _, tx := range txs[2:] {
+		if _, err := e.transfer(ctx, cold.URL, tx, e.targets[0]); err != nil {
+			return r, err
+		}
+	}
+	e.counter.Take()
 
 	coldStatus := fresh()
 	defer coldStatus.Close()
@@ -365,7 +377,7 @@ func (e *Env) roundTrips(ctx context.Context) (RoundTripResult, error) {
 	awsCfg := e.stack.AWSConfig()
 	awsCfg.HTTPClient = procCounter
 	proc := service.New(e.cfg, service.NewClients(awsCfg, e.stack.Endpoints())).ProcessorBatchHandler()
-	msgs, err := e.receive(ctx, 2)
+	msgs, err := e.receive(ctx, processorBatch)
 	if err != nil {
 		return r, err
 	}
@@ -516,80 +528,80 @@ func (e *Env) warmup(ctx context.Context, opt LoadOptions) error {
 	return err
 }
 
-// level measures floor, transfer, cached transfer and status at concurrency
-// c, interleaved in rounds.
+// level measures floor, transfer and cached transfer at concurrency c,
+// interleaved request by request so that the noise of a shared machine hits
+// the three alike, then status.
 func (e *Env) level(ctx context.Context, c int, opt LoadOptions) (LevelResult, error) {
 	lr := LevelResult{Concurrency: c}
-	per := max(opt.Requests/max(opt.Rounds, 1), 1)
-	type acc struct {
-		samples []time.Duration
-		errors  int
-		wall    time.Duration
+	fresh, err := e.takeTxs(opt.Requests)
+	if err != nil {
+		return lr, err
 	}
-	var floor, xfer, cached, status acc
-	var ids []string
-	var idsMu sync.Mutex
-	add := func(a *acc, s []time.Duration, errs int, wall time.Duration) {
-		a.samples, a.errors, a.wall = append(a.samples, s...), a.errors+errs, a.wall+wall
+	// The chain of these is in the container's cache, as after an earlier
+	// request on the same transactionId.
+	cached, err := e.takeTxs(opt.Requests)
+	if err != nil {
+		return lr, err
 	}
 	hash := auth.HashToken(e.token)
-	for range max(opt.Rounds, 1) {
-		s, errs, wall, err := phase(ctx, c, per, opt.PhaseLimit, func(ctx context.Context, _ int) error { return e.floor(ctx) })
-		if err != nil {
+	for _, tx := range cached {
+		if _, err := e.svc.Directory.Lookup(ctx, transfer.LookupKeys{Publisher: e.publisher, TokenHash: hash, TransactionID: tx}); err != nil {
 			return lr, err
 		}
-		add(&floor, s, errs, wall)
-
-		txs, err := e.takeTxs(per)
-		if err != nil {
-			return lr, err
-		}
-		s, errs, wall, err = phase(ctx, c, per, opt.PhaseLimit, func(ctx context.Context, i int) error {
-			id, err := e.transfer(ctx, e.server.URL, txs[i], e.targets[i%len(e.targets)])
-			if err == nil {
-				idsMu.Lock()
-				ids = append(ids, id)
-				idsMu.Unlock()
-			}
-			return err
-		})
-		if err != nil {
-			return lr, err
-		}
-		add(&xfer, s, errs, wall)
-
-		// The chain of these is in the container's cache, as after an
-		// earlier request on the same transactionId.
-		if txs, err = e.takeTxs(per); err != nil {
-			return lr, err
-		}
-		for _, tx := range txs {
-			if _, err := e.svc.Directory.Lookup(ctx, transfer.LookupKeys{Publisher: e.publisher, TokenHash: hash, TransactionID: tx}); err != nil {
-				return lr, err
-			}
-		}
-		s, errs, wall, err = phase(ctx, c, per, opt.PhaseLimit, func(ctx context.Context, i int) error {
-			_, err := e.transfer(ctx, e.server.URL, txs[i], e.targets[i%len(e.targets)])
-			return err
-		})
-		if err != nil {
-			return lr, err
-		}
-		add(&cached, s, errs, wall)
-
-		s, errs, wall, err = phase(ctx, c, per, opt.PhaseLimit, func(ctx context.Context, i int) error {
-			_, err := e.status(ctx, e.server.URL, ids[i%len(ids)])
-			return err
-		})
-		if err != nil {
-			return lr, err
-		}
-		add(&status, s, errs, wall)
 	}
-	lr.Floor = Summarize(floor.samples, floor.errors, floor.wall)
-	lr.Transfer = Summarize(xfer.samples, xfer.errors, xfer.wall)
-	lr.TransferCached = Summarize(cached.samples, cached.errors, cached.wall)
-	lr.Status = Summarize(status.samples, status.errors, status.wall)
+	const kinds = 3
+	samples := make([][]time.Duration, kinds)
+	errs := make([]int, kinds)
+	var ids []string
+	var mu sync.Mutex
+	_, _, wall, err := phase(ctx, c, kinds*opt.Requests, opt.PhaseLimit, func(ctx context.Context, i int) error {
+		kind, n := i%kinds, i/kinds
+		t := time.Now()
+		var err error
+		var id string
+		switch kind {
+		case 0:
+			err = e.floor(ctx)
+		case 1:
+			id, err = e.transfer(ctx, e.server.URL, fresh[n], e.targets[n%len(e.targets)])
+		case 2:
+			_, err = e.transfer(ctx, e.server.URL, cached[n], e.targets[n%len(e.targets)])
+		}
+		d := time.Since(t)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs[kind]++
+			return err
+		}
+		samples[kind] = append(samples[kind], d)
+		if id != "" {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		// Counted in the figures (a refusal or 5xx under load is a finding),
+		// not fatal to the run.
+		slog.WarnContext(ctx, "errors under load", "concurrency", c, "first", err)
+	}
+	if len(ids) == 0 {
+		return lr, errors.New("no transfer succeeded")
+	}
+	// Interleaved, the kinds share one throughput: that of the mix.
+	lr.Floor = Summarize(samples[0], errs[0], 0)
+	lr.Transfer = Summarize(samples[1], errs[1], 0)
+	lr.TransferCached = Summarize(samples[2], errs[2], 0)
+	lr.MixPerSecond = float64(len(samples[0])+len(samples[1])+len(samples[2])) / wall.Seconds()
+
+	s, nerr, wall, err := phase(ctx, c, opt.Requests, opt.PhaseLimit, func(ctx context.Context, i int) error {
+		_, err := e.status(ctx, e.server.URL, ids[i%len(ids)])
+		return err
+	})
+	if err != nil {
+		slog.WarnContext(ctx, "errors under load", "concurrency", c, "first", err)
+	}
+	lr.Status = Summarize(s, nerr, wall)
 	return lr, nil
 }
 

@@ -118,7 +118,8 @@ func (r Results) Rows() []Row {
 
 		for _, lv := range r.Load.Levels {
 			sec := fmt.Sprintf("loopback, concurrency %d", lv.Concurrency)
-			rows = append(rows, Row{sec, "floor: raw TransactWriteItems + SendMessage", latency(lv.Floor), "(floor)", ""})
+			rows = append(rows, Row{sec, "floor: raw TransactWriteItems + SendMessage",
+				fmt.Sprintf("%s; interleaved with the transfers below: %.0f req/s together", latency(lv.Floor), lv.MixPerSecond), "(floor)", ""})
 			limit := time.Duration(float64(lv.Floor.P50) * BudgetLatencyRatio)
 			for _, t := range []struct {
 				label string
@@ -173,7 +174,11 @@ func minMax(ds []time.Duration) (lo, hi time.Duration) {
 }
 
 func latency(l Latencies) string {
-	s := fmt.Sprintf("p50 %s, p90 %s, p99 %s, %.0f req/s (n=%d)", ms(l.P50), ms(l.P90), ms(l.P99), l.PerSecond, l.N)
+	s := fmt.Sprintf("p50 %s, p90 %s, p99 %s", ms(l.P50), ms(l.P90), ms(l.P99))
+	if l.PerSecond > 0 {
+		s += fmt.Sprintf(", %.0f req/s", l.PerSecond)
+	}
+	s += fmt.Sprintf(" (n=%d)", l.N)
 	if l.Errors > 0 {
 		s += fmt.Sprintf(", %d ERRORS", l.Errors)
 	}
