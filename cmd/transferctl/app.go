@@ -133,8 +133,13 @@ func (a *app) connect(ctx context.Context) (*connection, error) {
 	return c, nil
 }
 
+// stackDescriber is what --stack uses of CloudFormation.
+type stackDescriber interface {
+	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}
+
 // stackSettings reads a stack's outputs as settings.
-func stackSettings(ctx context.Context, cf *cloudformation.Client, name string) (map[string]string, error) {
+func stackSettings(ctx context.Context, cf stackDescriber, name string) (map[string]string, error) {
 	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &name})
 	if err != nil {
 		return nil, fmt.Errorf("describe stack %s: %w", name, err)

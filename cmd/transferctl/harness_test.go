@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/emulator"
+	"github.com/acme/purchase-transfer/internal/localstack"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/runenv"
+	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// The CLI is tested in-process (run) against DynamoDB Local and ElasticMQ,
+// started once for the package; each test has its own table and queues, an
+// API server on them, and a run.env describing them for --local.
+
+var stack *localstack.Stack
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	// The API and the processor log refusals and the failures some tests
+	// cause on purpose; the tests assert on outcomes instead.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	var err error
+	stack, err = localstack.Start(ctx, emulator.Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local stack:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := stack.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop local stack:", err)
+	}
+	os.Exit(code)
+}
+
+// fixture is one isolated service and a run.env that points transferctl at it.
+type fixture struct {
+	t       *testing.T
+	res     localstack.Resources
+	svc     *service.Service
+	server  *httptest.Server
+	envFile string
+	secret  string
+}
+
+type fixtureOption func(*service.Config, *[]localstack.ResourceOption)
+
+// withFastRetries makes a failing job dead-letter after maxReceives
+// deliveries one second apart.
+func withFastRetries(maxReceives int) fixtureOption {
+	return func(c *service.Config, r *[]localstack.ResourceOption) {
+		c.MaxReceives = maxReceives
+		*r = append(*r, localstack.WithQueueOverride(localstack.TransferQueueID, 1, maxReceives))
+	}
+}
+
+func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
+	t.Helper()
+	if stack == nil {
+		t.Skip("needs the emulators (not in -short mode)")
+	}
+	secret := rand.Text()
+	cfg := service.Config{
+		// No credential cache: a revoked or rotated-out token is refused by
+		// the very next request.
+		AuthCacheTTL: 0,
+		LockLease:    transfer.DefaultLockLease,
+		MaxReceives:  5,
+		Retention:    dynamo.DefaultRetention,
+		JWT:          auth.JWTConfig{HS256Secret: []byte(secret)},
+	}
+	var resOpts []localstack.ResourceOption
+	for _, o := range opts {
+		o(&cfg, &resOpts)
+	}
+	res, err := stack.IsolatedResources(context.Background(), resOpts...)
+	if err != nil {
+		t.Fatalf("resources: %v", err)
+	}
+	cfg.TableName = res.Table
+	cfg.TransferQueueURL = res.TransferQueueURL()
+	f := &fixture{t: t, res: res, svc: service.New(cfg, stack.Clients), secret: secret}
+	f.server = httptest.NewServer(f.svc.Handler(f.svc.Queue(stack.Clients)))
+	t.Cleanup(f.server.Close)
+
+	env := stack.Env()
+	env[settingTable] = res.Table
+	env[settingTransferQ] = res.TransferQueueURL()
+	env[settingTransferDLQ] = res.TransferDLQURL()
+	env[settingAPIURL] = f.server.URL
+	env[settingJWTSecret] = secret
+	f.envFile = filepath.Join(t.TempDir(), "run.env")
+	if err := runenv.Write(f.envFile, env); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// startProcessor runs h (the real processor when nil) on the transfer queue
+// until stop is called or the test ends.
+func (f *fixture) startProcessor(h queue.BatchHandler) (stop func()) {
+	if h == nil {
+		h = f.svc.ProcessorBatchHandler()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	p := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: f.res.TransferQueueURL(), Handler: h, Wait: time.Second}
+	go func() { defer close(done); _ = p.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	f.t.Cleanup(stop)
+	return stop
+}
+
+// result is one run of transferctl.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+// ctl runs transferctl --local=<this fixture's run.env> args...
+func (f *fixture) ctl(args ...string) result {
+	f.t.Helper()
+	return runCtl(append([]string{"--local=" + f.envFile}, args...)...)
+}
+
+func runCtl(args ...string) result {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, &out, &errOut)
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+// ok runs a command that must succeed.
+func (f *fixture) ok(args ...string) result {
+	f.t.Helper()
+	r := f.ctl(args...)
+	if r.code != exitOK {
+		f.t.Fatalf("transferctl %s: %v", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// okJSON runs a command with --json that must succeed and decodes its output.
+func (f *fixture) okJSON(out any, args ...string) {
+	f.t.Helper()
+	r := f.ok(append([]string{"--json"}, args...)...)
+	if err := json.Unmarshal([]byte(r.stdout), out); err != nil {
+		f.t.Fatalf("transferctl %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, r.stdout)
+	}
+}
+
+// createPublisher creates a publisher through the CLI and returns its id and token.
+func (f *fixture) createPublisher(args ...string) (transfer.PublisherID, string) {
+	f.t.Helper()
+	var issued struct {
+		PublisherID transfer.PublisherID `json:"publisherId"`
+		Token       string               `json:"token"`
+	}
+	f.okJSON(&issued, append([]string{"publisher", "create", "--name", "Test Publisher"}, args...)...)
+	if issued.PublisherID <= 0 || !strings.HasPrefix(issued.Token, fmt.Sprintf("pt_%d_", issued.PublisherID)) {
+		f.t.Fatalf("publisher create printed %+v", issued)
+	}
+	return issued.PublisherID, issued.Token
+}
+
+func scanInput(table string) *dynamodb.ScanInput { return &dynamodb.ScanInput{TableName: &table} }
+
+// writeFile writes a file in the test's temp folder.
+func (f *fixture) writeFile(name, content string) string {
+	f.t.Helper()
+	path := filepath.Join(f.t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return path
+}
+
+// apiResponse is a decoded HTTP answer of the API.
+type apiResponse struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func (r apiResponse) str(field string) string { s, _ := r.body[field].(string); return s }
+
+func (f *fixture) api(method, path string, headers map[string]string, body string) apiResponse {
+	f.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, f.server.URL+path, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := apiResponse{status: resp.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func publisherToken(token string) map[string]string {
+	return map[string]string{"X-Publisher-Token": token, "Content-Type": "application/json"}
+}
+
+// transfer posts a transfer and returns its synchronizationId.
+func (f *fixture) transfer(token string, customer int64, tx string) string {
+	f.t.Helper()
+	r := f.api(http.MethodPost, "/purchases/transfers", publisherToken(token),
+		fmt.Sprintf(`{"cleengCustomerId": %d, "transactionId": %q}`, customer, tx))
+	if r.status != http.StatusAccepted {
+		f.t.Fatalf("transfer: %d %s", r.status, r.raw)
+	}
+	return r.str("synchronizationId")
+}
+
+// waitFinalized polls the status endpoint until the synchronization is
+// finalized and returns its result.
+func (f *fixture) waitFinalized(token, id string) string {
+	f.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := f.api(http.MethodGet, "/purchases/synchronizations/"+id, publisherToken(token), "")
+		if r.status == http.StatusOK && r.str("status") == string(transfer.StatusFinalized) {
+			return r.str("result")
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("synchronization %s not finalized in time: %d %s", id, r.status, r.raw)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test at the deadline.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
