@@ -25,6 +25,9 @@ type AttemptSender interface {
 // delays are whole seconds) make the attempt instead of waiting again.
 const dueSlack = time.Second
 
+// recordTimeout bounds the recording of an attempt's outcome.
+const recordTimeout = 5 * time.Second
+
 // leaseMargin is how much longer than one attempt's timeout its lease lasts:
 // the claim, the record and the queue calls around the request.
 const leaseMargin = 30 * time.Second
@@ -105,7 +108,7 @@ func (d *Deliverer) Deliver(ctx context.Context, k DeliveryKey) (Outcome, error)
 		log.InfoContext(ctx, "attempt claimed elsewhere; dropping this copy", "attempts", dl.Attempts)
 		return Outcome{}, nil
 	case err != nil:
-		return Outcome{}, fmt.Errorf("claim attempt: %w", err)
+		return Outcome{}, err
 	}
 	dl.Attempts++
 	answer := d.sender.Send(ctx, a.Endpoint.URL, dl.EventID, now, body, keys)
@@ -142,12 +145,16 @@ func (d *Deliverer) conclude(ctx context.Context, log *slog.Logger, dl Delivery,
 	if again {
 		attrs = append(attrs, "nextAttemptIn", wait.Round(time.Millisecond).String())
 	}
-	if err := d.store.Record(ctx, dl); err != nil {
+	// The request was made: its outcome is recorded even if the caller gave
+	// up meanwhile, lest the attempt be repeated after its lease.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := d.store.Record(recordCtx, dl); err != nil {
 		if errors.Is(err, ErrClaimLost) {
 			log.WarnContext(ctx, "webhook attempt outlived its lease; its outcome is not recorded", attrs...)
 			return Outcome{}, nil
 		}
-		return Outcome{}, fmt.Errorf("record attempt: %w", err)
+		return Outcome{}, err
 	}
 	switch {
 	case verdict == Delivered:
@@ -170,7 +177,7 @@ func (d *Deliverer) conclude(ctx context.Context, log *slog.Logger, dl Delivery,
 
 func (d *Deliverer) cancel(ctx context.Context, log *slog.Logger, dl Delivery, reason string, at time.Time) error {
 	if err := d.store.Cancel(ctx, dl, reason, at); err != nil && !errors.Is(err, ErrClaimLost) {
-		return fmt.Errorf("cancel delivery: %w", err)
+		return err
 	}
 	log.InfoContext(ctx, "webhook delivery cancelled", "reason", reason, "attempts", dl.Attempts)
 	return nil
