@@ -50,6 +50,8 @@ type app struct {
 	localFile  string
 	stackName  string
 	jsonOutput bool
+	// tokenOnly (--quiet of the commands that issue a token) prints the token alone.
+	tokenOnly bool
 
 	conn *connection
 }

@@ -334,85 +334,98 @@ func TestReimportKeepsWhatTransfersChanged(t *testing.T) {
 	}
 }
 
-// TestReadmeWalkthrough follows the README's newcomer walk-through: create a
-// publisher, import the example purchases, transfer one, inspect it.
+// TestReadmeWalkthrough follows the README's newcomer walk-through, with its
+// ids: create a publisher, import the example purchases, transfer one with
+// a Correlation-Id, inspect it.
 func TestReadmeWalkthrough(t *testing.T) {
 	f := newFixture(t)
 	f.startProcessor(nil)
 
-	created := f.ok("publisher", "create", "--name", "My Streaming Service").stdout
-	var id transfer.PublisherID
-	var token string
-	for _, line := range strings.Split(created, "\n") {
-		if _, err := fmt.Sscanf(line, "Created publisher %d", &id); err == nil {
-			continue
-		}
-		if s := strings.TrimSpace(line); strings.HasPrefix(s, "pt_") {
-			token = s
-		}
+	// MY_TOKEN=$(bin/transferctl --local publisher create --name "My Streaming Service" --id 555000001 --quiet)
+	token := strings.TrimSpace(f.ok("publisher", "create", "--name", "My Streaming Service", "--id", "555000001", "--quiet").stdout)
+	if !strings.HasPrefix(token, "pt_555000001_") || strings.Contains(token, "\n") {
+		t.Fatalf("publisher create --quiet printed %q", token)
 	}
-	if id == 0 || token == "" {
-		t.Fatalf("publisher create output has no id or token:\n%s", created)
-	}
-	pid := fmt.Sprint(id)
-	imported := f.ok("import", "--publisher", pid, "../../examples/purchases.jsonl")
+	// bin/transferctl --local import --publisher 555000001 examples/purchases.jsonl
+	imported := f.ok("import", "--publisher", "555000001", "../../examples/purchases.jsonl")
 	if !strings.Contains(imported.stdout, "purchases: 4 created") || !strings.Contains(imported.stdout, "customers: 3 created") {
 		t.Fatalf("import: %v", imported)
 	}
 
-	sync := f.transfer(token, 910000002, "3100000000000001")
-	if res := f.waitFinalized(token, sync); res != string(transfer.ResultTransferred) {
+	// curl -X POST "$API_URL/purchases/transfers" -H "X-Publisher-Token: $MY_TOKEN" -H 'Correlation-Id: walkthrough-1' ...
+	headers := publisherToken(token)
+	headers["Correlation-Id"] = "walkthrough-1"
+	r := f.api(http.MethodPost, "/purchases/transfers", headers, `{"cleengCustomerId": 910000003, "transactionId": "3100000000000012"}`)
+	if r.status != http.StatusAccepted || r.str("synchronizationId") != "walkthrough-1" {
+		t.Fatalf("transfer: %d %s", r.status, r.raw)
+	}
+	if res := f.waitFinalized(token, "walkthrough-1"); res != string(transfer.ResultTransferred) {
 		t.Fatalf("transfer result %s", res)
 	}
 
-	shown := f.ok("purchase", "show", "--publisher", pid, "3100000000000001").stdout
-	for _, row := range [][]string{{"Owner (cleengCustomerId)", "910000002"}, {"State", "active", "(transferable)"}, {"Ownership history (oldest first):"}} {
+	// bin/transferctl --local purchase show --publisher 555000001 3100000000000012
+	shown := f.ok("purchase", "show", "--publisher", "555000001", "3100000000000012").stdout
+	for _, row := range [][]string{
+		{"Purchase (originalTransactionId)", "3100000000000011"},
+		{"Transaction ids", "3100000000000011, 3100000000000012, 3100000000000013"},
+		{"Owner (cleengCustomerId)", "910000003"},
+		{"State", "active", "(transferable)"},
+		{"Ownership history (oldest first):"},
+	} {
 		if !hasRow(shown, row...) {
 			t.Errorf("purchase show lacks the row %q:\n%s", row, shown)
 		}
 	}
-	if !strings.Contains(shown, "910000001  910000002  "+sync) {
+	if !strings.Contains(shown, "910000001  910000003  walkthrough-1") {
 		t.Errorf("purchase show lacks the history entry:\n%s", shown)
 	}
-	var purchase struct {
-		Owner   int64 `json:"cleengCustomerId"`
-		Version int64 `json:"version"`
-		History []struct {
-			From, To          int64
-			SynchronizationID string `json:"synchronizationId"`
-		} `json:"history"`
+	type historyRow struct {
+		From              int64  `json:"fromCustomerId"`
+		To                int64  `json:"toCustomerId"`
+		SynchronizationID string `json:"synchronizationId"`
 	}
-	f.okJSON(&purchase, "purchase", "show", "--publisher", pid, "3100000000000001")
-	if purchase.Owner != 910000002 || purchase.Version != 1 || len(purchase.History) != 1 || purchase.History[0].SynchronizationID != sync {
+	var purchase struct {
+		Owner   int64        `json:"cleengCustomerId"`
+		Version int64        `json:"version"`
+		History []historyRow `json:"history"`
+	}
+	f.okJSON(&purchase, "purchase", "show", "--publisher", "555000001", "3100000000000011")
+	if purchase.Owner != 910000003 || purchase.Version != 1 || len(purchase.History) != 1 ||
+		purchase.History[0] != (historyRow{910000001, 910000003, "walkthrough-1"}) {
 		t.Errorf("purchase show --json: %+v", purchase)
 	}
 
-	syncShown := f.ok("sync", "show", "--publisher", pid, sync).stdout
-	for _, want := range []string{"finalized", "PURCHASE_OWNERSHIP_TRANSFERRED", "Previous owner", "910000001", "Took"} {
-		if !strings.Contains(syncShown, want) {
-			t.Errorf("sync show lacks %q:\n%s", want, syncShown)
+	// bin/transferctl --local sync show --publisher 555000001 walkthrough-1
+	syncShown := f.ok("sync", "show", "--publisher", "555000001", "walkthrough-1").stdout
+	for _, row := range [][]string{
+		{"Status", "finalized"}, {"Result", "PURCHASE_OWNERSHIP_TRANSFERRED"}, {"Access granted", "yes"},
+		{"Previous owner", "910000001"}, {"Correlation-Id", "walkthrough-1"},
+	} {
+		if !hasRow(syncShown, row...) {
+			t.Errorf("sync show lacks the row %q:\n%s", row, syncShown)
 		}
 	}
 	var syncJSON syncView
-	f.okJSON(&syncJSON, "sync", "show", "--publisher", pid, sync)
+	f.okJSON(&syncJSON, "sync", "show", "--publisher", "555000001", "walkthrough-1")
 	if syncJSON.Result != transfer.ResultTransferred || syncJSON.AccessGranted == nil || !*syncJSON.AccessGranted ||
 		syncJSON.PreviousOwner != 910000001 || syncJSON.FinalizedAt == nil || syncJSON.TookSeconds == nil {
 		t.Errorf("sync show --json: %+v", syncJSON)
 	}
 
-	// The byOwner index is eventually consistent: poll.
+	// bin/transferctl --local customer show --publisher 555000001 910000003
+	// (the byOwner index is eventually consistent: poll)
 	waitFor(t, "customer show to list the transferred purchase", 10*time.Second, func() bool {
-		return strings.Contains(f.ok("customer", "show", "--publisher", pid, "910000002").stdout, "3100000000000001")
+		return strings.Contains(f.ok("customer", "show", "--publisher", "555000001", "910000003").stdout, "3100000000000011")
 	})
-	if out := f.ok("customer", "show", "--publisher", pid, "910000001").stdout; strings.Contains(out, "3100000000000001") {
+	if out := f.ok("customer", "show", "--publisher", "555000001", "910000001").stdout; strings.Contains(out, "3100000000000011") {
 		t.Errorf("the previous owner still lists the purchase:\n%s", out)
 	}
 
 	for _, args := range [][]string{
-		{"purchase", "show", "--publisher", pid, "3199999999999999"},
-		{"sync", "show", "--publisher", pid, "no-such-sync"},
-		{"customer", "show", "--publisher", pid, "1"},
-		{"purchase", "show", "--publisher", "42", "3100000000000001"}, // another tenant sees nothing
+		{"purchase", "show", "--publisher", "555000001", "3199999999999999"},
+		{"sync", "show", "--publisher", "555000001", "no-such-sync"},
+		{"customer", "show", "--publisher", "555000001", "1"},
+		{"purchase", "show", "--publisher", "42", "3100000000000011"}, // another tenant sees nothing
 	} {
 		if r := f.ctl(args...); r.code != exitFailed {
 			t.Errorf("transferctl %s: want exit 1, got %v", strings.Join(args, " "), r)

@@ -63,6 +63,7 @@ to the publisher's server, which sends it as X-Publisher-Token.
 Without --id a random nine-digit id is chosen. An id that is already taken is
 refused (exit code 1).`,
 		Example: `  transferctl --local publisher create --name "Acme TV"
+  TOKEN=$(transferctl --local publisher create --name "Acme TV" --id 555000001 --quiet)
   transferctl --stack transfers-prod publisher create --name "Acme TV" --id 123456789 --storekit2=false`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,14 +82,11 @@ refused (exit code 1).`,
 			if err != nil {
 				return err
 			}
-			if a.jsonOutput {
-				return a.printJSON(issued)
+			if a.jsonOutput || a.tokenOnly {
+				return a.printIssued(issued, "")
 			}
 			a.out("Created publisher %d (%s): StoreKit 2 active %s, migration in progress %s.", issued.PublisherID, name, yesNo(storeKit2), yesNo(migrating))
-			a.out("Its token (id %s), shown only this once; only its hash is stored:", issued.TokenID)
-			a.out("")
-			a.out("  %s", issued.Token)
-			return nil
+			return a.printIssued(issued, "Token")
 		},
 	}
 	f := cmd.Flags()
@@ -97,6 +95,7 @@ refused (exit code 1).`,
 	f.BoolVar(&storeKit2, "storekit2", true, "StoreKit 2 integration active (transfers refused with SK2C0004 when false)")
 	f.BoolVar(&migrating, "migration", false, "migration in progress (transfers refused with SK2C0005 when true)")
 	f.StringVar(&tokenLabel, "token-label", "initial", "`LABEL` of the first token, shown by publisher show")
+	a.tokenOnlyFlag(cmd)
 	return cmd
 }
 
@@ -264,6 +263,7 @@ func (a *app) tokenAddCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&label, "label", "", "`LABEL` shown by publisher show, e.g. who holds the token")
+	a.tokenOnlyFlag(cmd)
 	return cmd
 }
 
@@ -300,7 +300,7 @@ at least 6 characters), or the token itself.`,
 			if err != nil {
 				return err
 			}
-			if err := a.printIssued(issued, "New token"); err != nil || a.jsonOutput {
+			if err := a.printIssued(issued, "New token"); err != nil || a.jsonOutput || a.tokenOnly {
 				return err
 			}
 			a.out("")
@@ -310,6 +310,7 @@ at least 6 characters), or the token itself.`,
 	}
 	cmd.Flags().DurationVar(&grace, "grace", defaultTokenGrace, "how long the old token keeps working (e.g. 1h, 0)")
 	cmd.Flags().StringVar(&label, "label", "", "`LABEL` of the new token (default: the old token's)")
+	a.tokenOnlyFlag(cmd)
 	return cmd
 }
 
@@ -343,10 +344,19 @@ publisher show lists, or the token itself.`,
 	}
 }
 
+// tokenOnlyFlag adds --quiet to a command that issues a token.
+func (a *app) tokenOnlyFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&a.tokenOnly, "quiet", "q", false, "print only the token, for scripts: TOKEN=$(transferctl ... -q)")
+}
+
 // printIssued shows a new token, the only time it is ever shown.
 func (a *app) printIssued(issued catalog.Issued, what string) error {
-	if a.jsonOutput {
+	switch {
+	case a.jsonOutput:
 		return a.printJSON(issued)
+	case a.tokenOnly:
+		a.out("%s", issued.Token)
+		return nil
 	}
 	a.out("%s of publisher %d (id %s), shown only this once; only its hash is stored:", what, issued.PublisherID, issued.TokenID)
 	a.out("")
