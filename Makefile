@@ -64,7 +64,8 @@ bench: emulators rie ## measure speed and memory against DESIGN.md's budgets; wr
 	@$(MAKE) --no-print-directory build LAMBDA_ARCH=$$($(GO) env GOARCH) DIST=$(BENCH_DIR)/host >/dev/null
 	$(GO) run ./cmd/bench -micro $(BENCH_DIR)/micro.txt -micro-count $(BENCH_COUNT) \
 	  -dist $(BENCH_DIR)/arm64 -bootstraps $(BENCH_DIR)/host -rie $(RIE) \
-	  -json $(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).json -out docs/performance.md
+	  -json $(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).json -spread '$(BENCH_DIR)/results-*.json' \
+	  -out docs/performance.md
 
 # DIST and LAMBDA_ARCH are overridable: the RIE tests build host bootstraps
 # with `make build LAMBDA_ARCH=<host> DIST=<folder>`.

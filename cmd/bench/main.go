@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -39,28 +40,32 @@ func main() {
 	raw := flag.String("json", "", "file to save the raw results to")
 	quick := flag.Bool("quick", false, "a small load, to try the command out")
 	commands := flag.String("commands", "make bench", "the commands to list in the document, separated by ';'")
+	spread := flag.String("spread", "", "glob of earlier raw results (-json) whose spread, with this run's, goes to the document")
+	spreadRuns := flag.Int("spread-runs", 5, "how many of the latest runs the spread covers")
 	flag.Parse()
 
 	// The service logs every refusal and finalization at info level.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, config{*micro, *microRuns, *dist, *rie, *hostDist, *out, *raw, *quick, strings.Split(*commands, ";")}); err != nil {
+	if err := run(ctx, config{*micro, *microRuns, *dist, *rie, *hostDist, *out, *raw, *quick, strings.Split(*commands, ";"), *spread, *spreadRuns}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
 type config struct {
-	micro     string
-	microRuns int
-	dist      string
-	rie       string
-	hostDist  string
-	out       string
-	raw       string
-	quick     bool
-	commands  []string
+	micro      string
+	microRuns  int
+	dist       string
+	rie        string
+	hostDist   string
+	out        string
+	raw        string
+	quick      bool
+	commands   []string
+	spread     string
+	spreadRuns int
 }
 
 func run(ctx context.Context, c config) error {
@@ -131,6 +136,7 @@ func run(ctx context.Context, c config) error {
 	}
 	defer env.Close()
 
+	res.LoadAvg[0] = loadAvg()
 	step("round trips, then loopback latency at concurrency %v (%d requests of each kind per level)", load.Levels, load.Requests)
 	lr, err := env.Load(ctx, load)
 	if err != nil {
@@ -144,6 +150,8 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 
+	res.LoadAvg[1] = loadAvg()
+
 	fmt.Println()
 	if err := bench.WriteTable(os.Stdout, res.Rows()); err != nil {
 		return err
@@ -154,13 +162,66 @@ func run(ctx context.Context, c config) error {
 		}
 		step("raw results saved to %s", c.raw)
 	}
-	if c.out != "" {
-		if err := bench.UpdateDoc(c.out, res.Markdown(c.commands)); err != nil {
+	var runs []bench.Results
+	if c.spread != "" {
+		if runs, err = latestRuns(c.spread, c.spreadRuns); err != nil {
 			return err
+		}
+		fmt.Printf("\nSPREAD OVER THE LAST %d RUNS (min / median / max)\n", len(runs))
+		if err := bench.WriteTable(os.Stdout, bench.Spread(runs)); err != nil {
+			return err
+		}
+	}
+	if c.out != "" {
+		if err := bench.UpdateDoc(c.out, "bench", res.Markdown(c.commands)); err != nil {
+			return err
+		}
+		if len(runs) > 0 {
+			if err := bench.UpdateDoc(c.out, "bench-spread", bench.SpreadMarkdown(runs)); err != nil {
+				return err
+			}
 		}
 		step("%s updated", c.out)
 	}
 	return nil
+}
+
+// latestRuns reads the newest n raw results matching glob (names sort by
+// time), this run's own file included once saved.
+func latestRuns(glob string, n int) ([]bench.Results, error) {
+	paths, err := filepath.Glob(glob)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	if len(paths) > n {
+		paths = paths[len(paths)-n:]
+	}
+	var runs []bench.Results
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		var r bench.Results
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// loadAvg is the 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func step(format string, args ...any) {

@@ -78,6 +78,7 @@ func run(ctx context.Context, addr, stateDir string) error {
 	}
 
 	jwtSecret := rand.Text() + rand.Text()
+	webhookCfg, sealingKey := localWebhookConfig(res)
 	cfg := service.Config{
 		TableName:        res.Table,
 		TransferQueueURL: res.TransferQueueURL(),
@@ -87,6 +88,8 @@ func run(ctx context.Context, addr, stateDir string) error {
 		MaxReceives:      transferMaxReceives(stack),
 		Retention:        dynamo.DefaultRetention,
 		SweepGrace:       transfer.DefaultSweepGrace,
+		WebhookQueueURL:  res.QueueURLs[webhookQueueID],
+		Webhook:          webhookCfg,
 	}
 	svc := service.New(cfg, stack.Clients)
 	seeded, err := demo.Seed(ctx, svc.Store, time.Now())
@@ -98,19 +101,24 @@ func run(ctx context.Context, addr, stateDir string) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(), Wait: 10 * time.Second}
+	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...), Wait: 10 * time.Second}
 	pollerDone := make(chan error, 1)
 	pollCtx, stopPolling := context.WithCancel(context.Background())
 	defer stopPolling()
 	go func() { pollerDone <- poller.Run(pollCtx) }()
 	go sweepEvery(pollCtx, time.Minute, svc.Sweeper(svc.Queue(stack.Clients)))
+	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"))
+	if err != nil {
+		return err
+	}
 
 	apiURL := "http://" + ln.Addr().String()
 	envFile := filepath.Join(stateDir, "run.env")
-	if err := runenv.Write(envFile, runEnv(apiURL, jwtSecret, seeded, stack, res)); err != nil {
+	if err := runenv.Write(envFile, hooks.with(runEnv(apiURL, jwtSecret, seeded, stack, res))); err != nil {
 		return err
 	}
 	printWalkthrough(apiURL, envFile, time.Since(started))
+	fmt.Print(hooks.walkthrough(envFile))
 
 	select {
 	case <-ctx.Done():
@@ -123,6 +131,7 @@ func run(ctx context.Context, addr, stateDir string) error {
 	_ = srv.Shutdown(shutdownCtx)
 	stopPolling()
 	<-pollerDone
+	hooks.wait()
 	_ = os.Remove(envFile)
 	return nil
 }

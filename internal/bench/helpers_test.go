@@ -96,7 +96,7 @@ PASS
 
 func TestUpdateDocKeepsWhatIsOutsideTheMarkers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "performance.md")
-	if err := bench.UpdateDoc(path, "first\n"); err != nil {
+	if err := bench.UpdateDoc(path, "bench", "first\n"); err != nil {
 		t.Fatal(err)
 	}
 	doc, _ := os.ReadFile(path)
@@ -104,7 +104,7 @@ func TestUpdateDocKeepsWhatIsOutsideTheMarkers(t *testing.T) {
 	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := bench.UpdateDoc(path, "second\n"); err != nil {
+	if err := bench.UpdateDoc(path, "bench", "second\n"); err != nil {
 		t.Fatal(err)
 	}
 	doc, _ = os.ReadFile(path)
