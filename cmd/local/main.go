@@ -37,18 +37,27 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:3000", "address the API listens on")
 	stateDir := flag.String("state-dir", ".local", "folder for run.env and the emulators' logs")
+	// For `sam local start-api` (docs/deploy.md): emulators its Docker
+	// containers can reach, instead of ones on 127.0.0.1.
+	var external service.Endpoints
+	flag.StringVar(&external.DynamoDB, "dynamodb", "", "use this running DynamoDB (e.g. http://localhost:8000) instead of starting DynamoDB Local; needs -sqs")
+	flag.StringVar(&external.SQS, "sqs", "", "use this running SQS (e.g. http://localhost:9324) instead of starting ElasticMQ; needs -dynamodb")
 	flag.Parse()
+	if (external.DynamoDB == "") != (external.SQS == "") {
+		fmt.Fprintln(os.Stderr, "local: -dynamodb and -sqs go together")
+		os.Exit(2)
+	}
 
 	slog.SetDefault(lambdacontext.NewLogger())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *stateDir); err != nil {
+	if err := run(ctx, *addr, *stateDir, external); err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, stateDir string) error {
+func run(ctx context.Context, addr, stateDir string, external service.Endpoints) error {
 	// Fail before starting anything if the API's port is taken.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -61,8 +70,14 @@ func run(ctx context.Context, addr, stateDir string) error {
 		return err
 	}
 	started := time.Now()
-	fmt.Println("Starting DynamoDB Local and ElasticMQ ...")
-	stack, err := localstack.Start(ctx, emulator.Options{LogDir: logDir})
+	var stack *localstack.Stack
+	if external.DynamoDB != "" {
+		fmt.Printf("Using DynamoDB at %s and SQS at %s ...\n", external.DynamoDB, external.SQS)
+		stack, err = localstack.Connect(external)
+	} else {
+		fmt.Println("Starting DynamoDB Local and ElasticMQ ...")
+		stack, err = localstack.Start(ctx, emulator.Options{LogDir: logDir})
+	}
 	if err != nil {
 		return err
 	}

@@ -582,3 +582,36 @@ func randomID() int64 {
 }
 
 func ptr(s string) *string { return &s }
+
+// The setup of `sam local start-api` (docs/deploy.md): the local runner,
+// given emulators it did not start, creates the template's table and queues
+// in them under their logical ids, and does so again harmlessly.
+func TestConnectCreatesTheTemplatesResources(t *testing.T) {
+	ctx := context.Background()
+	external, err := localstack.Connect(stack.Endpoints())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := external.DefaultResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := external.DefaultResources(ctx)
+	if err != nil {
+		t.Fatalf("second run against the same emulators: %v", err)
+	}
+	if first.Table != localstack.TableID || again.Table != first.Table {
+		t.Errorf("tables %q then %q, want %q", first.Table, again.Table, localstack.TableID)
+	}
+	for _, q := range stack.Template.Queues {
+		url := first.QueueURLs[q.LogicalID]
+		if url == "" || again.QueueURLs[q.LogicalID] != url || !strings.HasSuffix(url, "/"+q.LogicalID) {
+			t.Errorf("queue %s: %q then %q", q.LogicalID, url, again.QueueURLs[q.LogicalID])
+		}
+	}
+	got, err := stack.Clients.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: ptr(first.TransferQueueURL()), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameRedrivePolicy}})
+	if err != nil || !strings.Contains(got.Attributes[string(sqstypes.QueueAttributeNameRedrivePolicy)], localstack.TransferDLQID) {
+		t.Errorf("transfer queue's redrive policy: %v %v", got, err)
+	}
+}

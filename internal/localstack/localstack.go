@@ -38,20 +38,18 @@ const (
 
 // Stack is a running DynamoDB Local and ElasticMQ.
 type Stack struct {
-	DynamoDB *emulator.Server
-	SQS      *emulator.Server
-	Template *stackdef.Template
-	Clients  service.Clients
+	// DynamoDB and SQS are the emulators Start started; nil after Connect.
+	DynamoDB  *emulator.Server
+	SQS       *emulator.Server
+	Template  *stackdef.Template
+	Clients   service.Clients
+	endpoints service.Endpoints
 }
 
 // Start starts both emulators, ElasticMQ with the template's queues declared
 // in its configuration (under their logical ids).
 func Start(ctx context.Context, opt emulator.Options) (*Stack, error) {
-	path, err := stackdef.FindTemplate()
-	if err != nil {
-		return nil, err
-	}
-	tpl, err := stackdef.Load(path)
+	tpl, err := loadTemplate()
 	if err != nil {
 		return nil, err
 	}
@@ -70,19 +68,41 @@ func Start(ctx context.Context, opt emulator.Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Stack{DynamoDB: db, SQS: mq, Template: tpl}
-	st.Clients = service.NewClients(st.AWSConfig(), st.Endpoints())
-	return st, nil
+	return newStack(tpl, db, mq, service.Endpoints{DynamoDB: db.Endpoint, SQS: mq.Endpoint}), nil
 }
 
-// Stop stops both emulators.
+// Connect uses a DynamoDB and an SQS that already run, such as DynamoDB Local
+// and ElasticMQ in Docker for `sam local`, instead of starting them.
+func Connect(endpoints service.Endpoints) (*Stack, error) {
+	tpl, err := loadTemplate()
+	if err != nil {
+		return nil, err
+	}
+	return newStack(tpl, nil, nil, endpoints), nil
+}
+
+func newStack(tpl *stackdef.Template, db, mq *emulator.Server, e service.Endpoints) *Stack {
+	st := &Stack{DynamoDB: db, SQS: mq, Template: tpl, endpoints: e}
+	st.Clients = service.NewClients(st.AWSConfig(), e)
+	return st
+}
+
+func loadTemplate() (*stackdef.Template, error) {
+	path, err := stackdef.FindTemplate()
+	if err != nil {
+		return nil, err
+	}
+	return stackdef.Load(path)
+}
+
+// Stop stops both emulators, if Start started them.
 func (s *Stack) Stop() error {
 	return errors.Join(s.DynamoDB.Stop(), s.SQS.Stop())
 }
 
 // Endpoints are the emulators' endpoints.
 func (s *Stack) Endpoints() service.Endpoints {
-	return service.Endpoints{DynamoDB: s.DynamoDB.Endpoint, SQS: s.SQS.Endpoint}
+	return s.endpoints
 }
 
 // AWSConfig is an SDK configuration with dummy credentials: the emulators
@@ -98,8 +118,8 @@ func (s *Stack) AWSConfig() aws.Config {
 // with the AWS SDK or CLI.
 func (s *Stack) Env() map[string]string {
 	return map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": s.DynamoDB.Endpoint,
-		"AWS_ENDPOINT_URL_SQS":      s.SQS.Endpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB": s.endpoints.DynamoDB,
+		"AWS_ENDPOINT_URL_SQS":      s.endpoints.SQS,
 		"AWS_REGION":                Region,
 		"AWS_ACCESS_KEY_ID":         dummyAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":     dummySecretKey,
@@ -119,8 +139,12 @@ func (r Resources) TransferQueueURL() string { return r.QueueURLs[TransferQueueI
 func (r Resources) TransferDLQURL() string { return r.QueueURLs[TransferDLQID] }
 
 // DefaultResources creates the table under its logical id and returns the
-// queues declared in ElasticMQ's configuration.
+// queues declared in ElasticMQ's configuration; after Connect, it creates the
+// queues too (again harmlessly when they exist).
 func (s *Stack) DefaultResources(ctx context.Context) (Resources, error) {
+	if s.SQS == nil {
+		return s.createResources(ctx, "")
+	}
 	r := Resources{Table: TableID, QueueURLs: map[string]string{}}
 	if err := s.createTables(ctx, ""); err != nil {
 		return r, err
@@ -151,7 +175,12 @@ func WithQueueOverride(logicalID string, visibilitySeconds, maxReceiveCount int)
 // IsolatedResources creates a fresh copy of the table and queues under
 // unique names, so that tests sharing one Stack never see each other's data.
 func (s *Stack) IsolatedResources(ctx context.Context, opts ...ResourceOption) (Resources, error) {
-	suffix := "-" + strings.ToLower(rand.Text()[:10])
+	return s.createResources(ctx, "-"+strings.ToLower(rand.Text()[:10]), opts...)
+}
+
+// createResources creates the template's tables and queues, suffix appended
+// to their logical ids.
+func (s *Stack) createResources(ctx context.Context, suffix string, opts ...ResourceOption) (Resources, error) {
 	r := Resources{Table: TableID + suffix, QueueURLs: map[string]string{}}
 	if err := s.createTables(ctx, suffix); err != nil {
 		return r, err
