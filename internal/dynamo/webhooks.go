@@ -529,6 +529,25 @@ func (s *Store) MarkParked(ctx context.Context, k webhook.DeliveryKey, at time.T
 	return nil
 }
 
+// Reopen makes a failed delivery pending again, its attempts counted anew.
+func (s *Store) Reopen(ctx context.Context, k webhook.DeliveryKey, at time.Time) error {
+	err := s.updateIf(ctx, deliveryKey(k.PublisherID, k.SynchronizationID, k.EndpointID),
+		expression.Set(expression.Name("state"), expression.Value(string(webhook.StatePending))).
+			Set(expression.Name("attempts"), expression.Value(0)).
+			Set(expression.Name("updatedAt"), expression.Value(at)).
+			Remove(expression.Name("parkedAt")).
+			Remove(expression.Name("nextAttemptAt")).
+			Remove(expression.Name("leaseUntil")),
+		expression.Name("state").Equal(expression.Value(string(webhook.StateFailed))))
+	if errors.Is(err, errConditionFailed) {
+		return webhook.ErrClaimLost
+	}
+	if err != nil {
+		return fmt.Errorf("reopen delivery: %w", err)
+	}
+	return nil
+}
+
 // Deliveries lists a synchronization's deliveries, strongly consistently.
 func (s *Store) Deliveries(ctx context.Context, p transfer.PublisherID, syncID string) ([]webhook.Delivery, error) {
 	var items []deliveryItem

@@ -564,12 +564,20 @@ func TestWebhookRotatedSecret(t *testing.T) {
 }
 
 // TestWebhookGivenUp: retries exhausted (5xx) or refusals repeated (4xx)
-// end the delivery as failed and park it in the dead-letter queue.
+// end the delivery as failed and park it in the dead-letter queue; a parked
+// delivery moved back to the webhook queue (transferctl dlq redrive) starts
+// over.
 func TestWebhookGivenUp(t *testing.T) {
 	t.Parallel()
 	h := newHookEnv(t, hookConfig{schedule: []time.Duration{time.Second, time.Second, time.Second}, clientErrorAttempts: 2})
 	pub := h.seedPublisher(true, false)
-	broken := newReceiver(t, status(http.StatusServiceUnavailable))
+	broken := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n <= 4 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK) // healed, by the time an operator redrives
+	})
 	refusing := newReceiver(t, status(http.StatusBadRequest))
 	brokenEP, _ := h.subscribe(pub, broken.srv.URL)
 	refusingEP, _ := h.subscribe(pub, refusing.srv.URL)
@@ -585,7 +593,7 @@ func TestWebhookGivenUp(t *testing.T) {
 		t.Errorf("4xx delivery = %+v after %d requests; want failed after 2 attempts", r, len(refusing.requests()))
 	}
 
-	parked := map[string]bool{}
+	parked := map[string]string{}
 	dlq := h.res.QueueURLs[webhookDLQID]
 	waitFor(t, "both deliveries parked", 10*time.Second, func() bool {
 		for _, m := range receiveAll(t, h.env, dlq) {
@@ -594,14 +602,24 @@ func TestWebhookGivenUp(t *testing.T) {
 				t.Errorf("dead-letter message %s", m)
 				continue
 			}
-			parked[msg.EndpointID] = true
+			parked[msg.EndpointID] = m
 		}
-		return parked[brokenEP.ID] && parked[refusingEP.ID]
+		return parked[brokenEP.ID] != "" && parked[refusingEP.ID] != ""
 	})
 	for _, id := range []string{brokenEP.ID, refusingEP.ID} {
 		if d := h.deliveries(s)[id]; d.ParkedAt.IsZero() {
 			t.Errorf("delivery %s is not marked parked: %+v", id, d)
 		}
+	}
+
+	webhookQueue := h.res.QueueURLs[webhookQueueID]
+	body := parked[brokenEP.ID]
+	if _, err := h.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: &webhookQueue, MessageBody: &body}); err != nil {
+		t.Fatal(err)
+	}
+	d := h.waitDelivery(s, brokenEP.ID, 10*time.Second, in(webhook.StateDelivered))
+	if d.Attempts != 1 || len(broken.requests()) != 5 {
+		t.Errorf("after the redrive: %+v after %d requests; want delivered on the first attempt of the new round", d, len(broken.requests()))
 	}
 }
 

@@ -81,7 +81,7 @@ func (q *WebhookQueue) Park(ctx context.Context, d webhook.Delivery) error {
 	if d.LastStatus != 0 {
 		attrs["lastStatus"] = types.MessageAttributeValue{DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(d.LastStatus))}
 	}
-	return q.send(ctx, q.dlqURL, webhook.DeliverMessage(d.DeliveryKey), attrs)
+	return q.send(ctx, q.dlqURL, webhook.ParkedMessage(d.DeliveryKey), attrs)
 }
 
 func (q *WebhookQueue) send(ctx context.Context, url string, m webhook.Message, attrs map[string]types.MessageAttributeValue) error {

@@ -175,6 +175,19 @@ func (d *Deliverer) conclude(ctx context.Context, log *slog.Logger, dl Delivery,
 	return Outcome{}, nil
 }
 
+// Redrive starts a given-up delivery over, as an operator asked by moving
+// its parked message back to the webhook queue: the full schedule again.
+func (d *Deliverer) Redrive(ctx context.Context, k DeliveryKey) (Outcome, error) {
+	switch err := d.store.Reopen(ctx, k, d.now().UTC()); {
+	case err == nil:
+		slog.InfoContext(ctx, "webhook delivery redriven; its retries start over",
+			"synchronizationId", k.SynchronizationID, "publisherId", k.PublisherID, "endpointId", k.EndpointID)
+	case !errors.Is(err, ErrClaimLost):
+		return Outcome{}, err
+	}
+	return d.Deliver(ctx, k)
+}
+
 func (d *Deliverer) cancel(ctx context.Context, log *slog.Logger, dl Delivery, reason string, at time.Time) error {
 	if err := d.store.Cancel(ctx, dl, reason, at); err != nil && !errors.Is(err, ErrClaimLost) {
 		return err
@@ -225,10 +238,12 @@ func NewWorker(dispatcher *Dispatcher, deliverer *Deliverer) *Worker {
 
 // Handle handles one message.
 func (w *Worker) Handle(ctx context.Context, m Message) (Outcome, error) {
-	switch m.Kind {
-	case KindDispatch:
+	switch {
+	case m.Kind == KindDispatch:
 		return Outcome{}, w.dispatcher.Dispatch(ctx, m.EventKey())
-	case KindDeliver:
+	case m.Kind == KindDeliver && m.Parked:
+		return w.deliverer.Redrive(ctx, m.DeliveryKey())
+	case m.Kind == KindDeliver:
 		return w.deliverer.Deliver(ctx, m.DeliveryKey())
 	}
 	return Outcome{}, fmt.Errorf("unknown webhook message kind %q", m.Kind)

@@ -96,6 +96,9 @@ type Store interface {
 	Cancel(ctx context.Context, d Delivery, reason string, at time.Time) error
 	// MarkParked notes that a failed delivery is in the dead-letter queue.
 	MarkParked(ctx context.Context, k DeliveryKey, at time.Time) error
+	// Reopen makes a failed delivery pending again with no attempts, for a
+	// redrive (ErrClaimLost if it is not failed).
+	Reopen(ctx context.Context, k DeliveryKey, at time.Time) error
 	// Deliveries lists a synchronization's deliveries.
 	Deliveries(ctx context.Context, p transfer.PublisherID, syncID string) ([]Delivery, error)
 }
@@ -126,6 +129,9 @@ type Message struct {
 	PublisherID       transfer.PublisherID `json:"publisherId"`
 	SynchronizationID string               `json:"synchronizationId"`
 	EndpointID        string               `json:"endpointId,omitempty"`
+	// Parked marks the copy of a given-up delivery in the dead-letter queue:
+	// redriven by an operator, it starts the delivery's retries over.
+	Parked bool `json:"parked,omitempty"`
 }
 
 // DispatchMessage asks for an event's fan-out.
@@ -138,6 +144,13 @@ func DeliverMessage(k DeliveryKey) Message {
 	return Message{Kind: KindDeliver, PublisherID: k.PublisherID, SynchronizationID: k.SynchronizationID, EndpointID: k.EndpointID}
 }
 
+// ParkedMessage is the dead-letter queue's copy of a given-up delivery.
+func ParkedMessage(k DeliveryKey) Message {
+	m := DeliverMessage(k)
+	m.Parked = true
+	return m
+}
+
 // Valid tells a well-formed message from one nobody can act on.
 func (m Message) Valid() bool {
 	if m.PublisherID <= 0 || m.SynchronizationID == "" {
@@ -145,7 +158,7 @@ func (m Message) Valid() bool {
 	}
 	switch m.Kind {
 	case KindDispatch:
-		return m.EndpointID == ""
+		return m.EndpointID == "" && !m.Parked
 	case KindDeliver:
 		return m.EndpointID != ""
 	}

@@ -224,7 +224,7 @@ func TestParseRetryAfter(t *testing.T) {
 func TestMessages(t *testing.T) {
 	t.Parallel()
 	k := webhook.DeliveryKey{PublisherID: 7, SynchronizationID: "s", EndpointID: "ep_1"}
-	for _, m := range []webhook.Message{webhook.DeliverMessage(k), webhook.DispatchMessage(webhook.EventKey{PublisherID: 7, SynchronizationID: "s"})} {
+	for _, m := range []webhook.Message{webhook.DeliverMessage(k), webhook.ParkedMessage(k), webhook.DispatchMessage(webhook.EventKey{PublisherID: 7, SynchronizationID: "s"})} {
 		b, _ := json.Marshal(m)
 		var back webhook.Message
 		if err := json.Unmarshal(b, &back); err != nil || back != m || !back.Valid() {
@@ -240,6 +240,7 @@ func TestMessages(t *testing.T) {
 		{Kind: "other", PublisherID: 7, SynchronizationID: "s"},
 		{Kind: webhook.KindDispatch, PublisherID: 0, SynchronizationID: "s"},
 		{Kind: webhook.KindDispatch, PublisherID: 7},
+		{Kind: webhook.KindDispatch, PublisherID: 7, SynchronizationID: "s", Parked: true},
 	} {
 		if bad.Valid() {
 			t.Errorf("%+v is valid", bad)
