@@ -76,7 +76,7 @@ func run(ctx context.Context, addr, stateDir string, external service.Endpoints)
 		stack, err = localstack.Connect(external)
 	} else {
 		fmt.Println("Starting DynamoDB Local and ElasticMQ ...")
-		stack, err = localstack.Start(ctx, emulator.Options{LogDir: logDir})
+		stack, err = localstack.Start(ctx, emulator.Options{LogDir: logDir, PeakThroughput: true})
 	}
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,18 @@ type Options struct {
 	LogDir string
 	// Dir is the emulator cache folder; "" means Dir().
 	Dir string
+	// PeakThroughput keeps the JVM's optimizing compiler (C2), for servers
+	// that live long and carry load, such as make run's: a bulk import into
+	// DynamoDB Local runs about 1.7 times as fast, for a slower start.
+	PeakThroughput bool
+}
+
+// jvmFlags are the flags of a server started with these options.
+func (o Options) jvmFlags() []string {
+	if !o.PeakThroughput {
+		return jvmFlags
+	}
+	return slices.DeleteFunc(slices.Clone(jvmFlags), func(f string) bool { return f == "-XX:TieredStopAtLevel=1" })
 }
 
 // Server is one running emulator process.
@@ -184,6 +197,8 @@ type launch struct {
 	args func(port int, dir string) ([]string, error)
 	// ready reports whether the server at endpoint answers as expected.
 	ready func(ctx context.Context, endpoint string) bool
+	// jvmFlags come from the Options.
+	jvmFlags []string
 }
 
 // start runs l on a free port, retrying on a new port when the JVM reports
@@ -193,6 +208,7 @@ func start(ctx context.Context, opt Options, l launch) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.jvmFlags = opt.jvmFlags()
 	logDir, tempDir := opt.LogDir, ""
 	if logDir == "" {
 		if tempDir, err = os.MkdirTemp("", "emulator-"+l.name+"-"); err != nil {
@@ -250,7 +266,7 @@ func startOnce(ctx context.Context, java, logDir string, port int, l launch) (*S
 	}
 	// Not exec.CommandContext: the process must outlive ctx, which only
 	// bounds the startup.
-	cmd := exec.Command(java, append(append([]string{}, jvmFlags...), args...)...)
+	cmd := exec.Command(java, append(append([]string{}, l.jvmFlags...), args...)...)
 	cmd.Dir = logDir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = sysProcAttr()
