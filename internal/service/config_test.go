@@ -1,6 +1,9 @@
 package service_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -73,5 +76,45 @@ func TestReadersRefuseABadEnvironment(t *testing.T) {
 	cfg, err := service.StatusConfig(env(map[string]string{"TABLE_NAME": "t", "BASE_PATH": "/storekit2", "AUTH_CACHE_TTL_SECONDS": "0"}))
 	if err != nil || cfg.BasePath != "/storekit2" || cfg.AuthCacheTTL != 0 || cfg.TableName != "t" {
 		t.Errorf("StatusConfig = %+v, %v", cfg, err)
+	}
+}
+
+// sam local --env-vars sets only variables the template declares and drops
+// the others without a word: every name in docs/env.local.json must be
+// declared, for the function it is listed under ("Parameters": any).
+func TestLocalEnvFileNamesDeclaredVariables(t *testing.T) {
+	path, err := stackdef.FindTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := stackdef.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(path), "docs", "env.local.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]map[string]string
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatalf("docs/env.local.json: %v", err)
+	}
+	declaredBy := func(fn, name string) bool {
+		for _, f := range tpl.Functions {
+			if _, ok := f.Environment[name]; ok && (fn == "Parameters" || fn == f.LogicalID) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(file["Parameters"]) == 0 {
+		t.Error("docs/env.local.json sets no Parameters")
+	}
+	for fn, vars := range file {
+		for name := range vars {
+			if !declaredBy(fn, name) {
+				t.Errorf("docs/env.local.json sets %s for %s, which template.yaml does not declare there: sam local would drop it", name, fn)
+			}
+		}
 	}
 }
