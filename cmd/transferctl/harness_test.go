@@ -45,7 +45,9 @@ func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	var err error
-	stack, err = localstack.Start(ctx, emulator.Options{})
+	// A benchmark measures DynamoDB Local as make run starts it.
+	benchmarking := flag.Lookup("test.bench").Value.String() != ""
+	stack, err = localstack.Start(ctx, emulator.Options{PeakThroughput: benchmarking})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local stack:", err)
@@ -60,7 +62,7 @@ func TestMain(m *testing.M) {
 
 // fixture is one isolated service and a run.env that points transferctl at it.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	res     localstack.Resources
 	svc     *service.Service
 	server  *httptest.Server
@@ -79,7 +81,7 @@ func withFastRetries(maxReceives int) fixtureOption {
 	}
 }
 
-func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
+func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	t.Helper()
 	if stack == nil {
 		t.Skip("needs the emulators (not in -short mode)")
