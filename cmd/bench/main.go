@@ -42,13 +42,14 @@ func main() {
 	commands := flag.String("commands", "make bench", "the commands to list in the document, separated by ';'")
 	spread := flag.String("spread", "", "glob of earlier raw results (-json) whose spread, with this run's, goes to the document")
 	spreadRuns := flag.Int("spread-runs", 5, "how many of the latest runs the spread covers")
+	lambdaEnv := flag.String("lambda-env", "", "K=V,... added to the functions' environment under RIE (to try e.g. GOGC)")
 	flag.Parse()
 
 	// The service logs every refusal and finalization at info level.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, config{*micro, *microRuns, *dist, *rie, *hostDist, *out, *raw, *quick, strings.Split(*commands, ";"), *spread, *spreadRuns}); err != nil {
+	if err := run(ctx, config{*micro, *microRuns, *dist, *rie, *hostDist, *out, *raw, *quick, strings.Split(*commands, ";"), *spread, *spreadRuns, *lambdaEnv}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -66,6 +67,7 @@ type config struct {
 	commands   []string
 	spread     string
 	spreadRuns int
+	lambdaEnv  string
 }
 
 func run(ctx context.Context, c config) error {
@@ -105,6 +107,17 @@ func run(ctx context.Context, c config) error {
 		}
 		if c.hostDist, err = filepath.Abs(c.hostDist); err != nil {
 			return err
+		}
+		if c.lambdaEnv != "" {
+			res.LambdaEnv = c.lambdaEnv
+			lambdas.Env = map[string]string{}
+			for _, kv := range strings.Split(c.lambdaEnv, ",") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return fmt.Errorf("-lambda-env: %q is not K=V", kv)
+				}
+				lambdas.Env[k] = v
+			}
 		}
 		lambdas.Bootstraps = map[string]string{}
 		for _, f := range []string{"transfer", "status", "processor"} {

@@ -31,6 +31,9 @@ type LambdaOptions struct {
 	Invokes int
 	// LogDir receives RIE's output.
 	LogDir string
+	// Env is added to the functions' environment (e.g. GOGC), to try a
+	// setting before proposing it for template.yaml.
+	Env map[string]string
 }
 
 // DefaultLambdas is what `make bench` runs.
@@ -66,6 +69,9 @@ func (e *Env) Lambdas(ctx context.Context, opt LambdaOptions) ([]LambdaResult, e
 	env["TRANSFER_QUEUE_URL"] = e.res.TransferQueueURL()
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "10"
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "128"
+	for k, v := range opt.Env {
+		env[k] = v
+	}
 
 	var ids []string
 	transferEvent := func(ctx context.Context, i int) ([]byte, func([]byte) error, error) {

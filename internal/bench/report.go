@@ -33,6 +33,9 @@ type Results struct {
 	// LoadAvg is /proc/loadavg's 1-minute load when the run started and
 	// when it ended: the machine is shared.
 	LoadAvg [2]string
+	// LambdaEnv is what was added to the functions' environment under RIE,
+	// "" for none (as deployed).
+	LambdaEnv string
 }
 
 // Size is a bootstrap binary's size.
@@ -207,6 +210,9 @@ func (r Results) Markdown(commands []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run of %s on %s; load average %s at the start of the load run, %s at its end.\n\n",
 		r.When.UTC().Format("2006-01-02 15:04 MST"), r.Machine, r.LoadAvg[0], r.LoadAvg[1])
+	if r.LambdaEnv != "" {
+		fmt.Fprintf(&b, "**The functions under RIE ran with %s added to their environment** (an experiment, not the deployed setting).\n\n", r.LambdaEnv)
+	}
 	b.WriteString("```sh\n" + strings.Join(commands, "\n") + "\n```\n\n")
 	b.WriteString("| | measure | figure | budget | |\n|---|---|---|---|---|\n")
 	section := ""
