@@ -3,6 +3,7 @@ package lambdatest
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -59,14 +60,22 @@ func APIGatewayEvent(r HTTPRequest, now time.Time) events.APIGatewayV2HTTPReques
 	if r.Base64 {
 		body = base64.StdEncoding.EncodeToString([]byte(body))
 	}
+	var query map[string]string
+	if values, err := url.ParseQuery(r.RawQuery); err == nil && len(values) > 0 {
+		query = map[string]string{}
+		for k, v := range values {
+			query[k] = strings.Join(v, ",") // repeated parameters, joined as API Gateway does
+		}
+	}
 	routeKey := r.Method + " " + r.Route
 	return events.APIGatewayV2HTTPRequest{
-		Version:        "2.0",
-		RouteKey:       routeKey,
-		RawPath:        r.Path,
-		RawQueryString: r.RawQuery,
-		Headers:        headers,
-		PathParameters: r.PathParameters,
+		Version:               "2.0",
+		RouteKey:              routeKey,
+		RawPath:               r.Path,
+		RawQueryString:        r.RawQuery,
+		QueryStringParameters: query,
+		Headers:               headers,
+		PathParameters:        r.PathParameters,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{
 			RouteKey:     routeKey,
 			AccountID:    accountID,

@@ -452,7 +452,10 @@ func TestTransferCompletesThroughTheBootstraps(t *testing.T) {
 				t.Fatalf("processor reported failures: %s", raw)
 			}
 
-			done := fs.http(t, fs.status, d.statusRequest(tc.routePrefix, creds(tc.statusAs), correlationID))
+			// A query string the API ignores, as a cache-busting client sends.
+			poll := d.statusRequest(tc.routePrefix, creds(tc.statusAs), correlationID)
+			poll.RawQuery = "t=" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+			done := fs.http(t, fs.status, poll)
 			if done.StatusCode != http.StatusOK || done.str("status") != string(transfer.StatusFinalized) ||
 				done.str("result") != string(transfer.ResultTransferred) || done.body["accessGranted"] != true ||
 				done.str("offerId") != "S123456789_US" || done.str("correlationId") != correlationID {
