@@ -151,8 +151,13 @@ func run(ctx context.Context, addr, stateDir string, external service.Endpoints)
 	return nil
 }
 
-// sweepEvery runs the sweeper as the template's schedule does in AWS.
-func sweepEvery(ctx context.Context, every time.Duration, s *transfer.Sweeper) {
+// sweeper is the transfer sweeper, or the sweeper's webhook part.
+type sweeper interface {
+	Sweep(ctx context.Context) (int, error)
+}
+
+// sweepEvery runs a sweeper as the template's schedule does in AWS.
+func sweepEvery(ctx context.Context, every time.Duration, s sweeper) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

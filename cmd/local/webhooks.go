@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -77,7 +76,7 @@ func startWebhooks(ctx context.Context, svc *service.Service, clients service.Cl
 		w.running.Go(func() { _ = p.Run(ctx) })
 	}
 	if redispatcher := svc.Redispatcher(clients); redispatcher != nil {
-		w.running.Go(func() { redispatchEvery(ctx, time.Minute, redispatcher) })
+		w.running.Go(func() { sweepEvery(ctx, time.Minute, redispatcher) })
 	}
 	return w, nil
 }
@@ -111,21 +110,4 @@ func hostPort(url string) string {
 		rest = rest[:i]
 	}
 	return rest
-}
-
-// redispatchEvery runs the sweeper's webhook part as the template's schedule
-// does in AWS.
-func redispatchEvery(ctx context.Context, every time.Duration, r *webhook.Redispatcher) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
-				slog.ErrorContext(ctx, "webhook sweep failed", "error", err)
-			}
-		}
-	}
 }

@@ -604,31 +604,8 @@ func unmarshalFound(found map[key]map[string]types.AttributeValue, k key, out an
 // shard and then the records themselves.
 func (s *Store) Stale(ctx context.Context, before time.Time, limit int) ([]transfer.Synchronization, error) {
 	var keys []key
-	for shard := 0; shard < openShards && len(keys) < limit; shard++ {
-		cond := expression.Key(attrOpenShard).Equal(expression.Value("OPEN#" + strconv.Itoa(shard))).
-			And(expression.Key(attrOpenSince).LessThan(expression.Value(before.UnixMilli())))
-		e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
-		if err != nil {
-			return nil, fmt.Errorf("build expression: %w", err)
-		}
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &s.table,
-			IndexName:                 aws.String(IndexOpenSyncs),
-			KeyConditionExpression:    e.KeyCondition(),
-			ExpressionAttributeNames:  e.Names(),
-			ExpressionAttributeValues: e.Values(),
-			Limit:                     aws.Int32(int32(limit - len(keys))),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("query open synchronizations: %w", err)
-		}
-		for _, item := range out.Items {
-			var k key
-			if err := attributevalue.UnmarshalMap(item, &k); err != nil {
-				return nil, fmt.Errorf("decode key: %w", err)
-			}
-			keys = append(keys, k)
-		}
+	if err := s.queryShards(ctx, shardedIndex{IndexOpenSyncs, attrOpenShard, "OPEN#", attrOpenSince}, before, limit, &keys); err != nil {
+		return nil, fmt.Errorf("query open synchronizations: %w", err)
 	}
 	var stale []transfer.Synchronization
 	for start := 0; start < len(keys); start += batchGetSize {
@@ -648,6 +625,42 @@ func (s *Store) Stale(ctx context.Context, before time.Time, limit int) ([]trans
 		}
 	}
 	return stale, nil
+}
+
+// shardedIndex is a sparse index whose partition key spreads its items over
+// openShards shards (prefix + shardOf(id)) and whose sort key is a time.
+type shardedIndex struct {
+	name, shardAttr, shardPrefix, sinceAttr string
+}
+
+// queryShards reads, shard by shard, up to limit items of a sharded index
+// whose time is before the given one, into out (a pointer to a slice).
+func (s *Store) queryShards(ctx context.Context, ix shardedIndex, before time.Time, limit int, out any) error {
+	var items []map[string]types.AttributeValue
+	for shard := 0; shard < openShards && len(items) < limit; shard++ {
+		cond := expression.Key(ix.shardAttr).Equal(expression.Value(ix.shardPrefix + strconv.Itoa(shard))).
+			And(expression.Key(ix.sinceAttr).LessThan(expression.Value(before.UnixMilli())))
+		e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
+		if err != nil {
+			return fmt.Errorf("build expression: %w", err)
+		}
+		page, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.table,
+			IndexName:                 aws.String(ix.name),
+			KeyConditionExpression:    e.KeyCondition(),
+			ExpressionAttributeNames:  e.Names(),
+			ExpressionAttributeValues: e.Values(),
+			Limit:                     aws.Int32(int32(limit - len(items))),
+		})
+		if err != nil {
+			return err
+		}
+		items = append(items, page.Items...)
+	}
+	if err := attributevalue.UnmarshalListOfMaps(items, out); err != nil {
+		return fmt.Errorf("decode %s: %w", ix.name, err)
+	}
+	return nil
 }
 
 // batchGetSize is DynamoDB's limit of keys per BatchGetItem.

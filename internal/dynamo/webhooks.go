@@ -105,7 +105,9 @@ type eventItem struct {
 	TTL               int64      `dynamodbav:"ttl"`
 }
 
-func pendingShard(id string) string { return "PENDING#" + strconv.Itoa(shardOf(id)) }
+const pendingShardPrefix = "PENDING#"
+
+func pendingShard(id string) string { return pendingShardPrefix + strconv.Itoa(shardOf(id)) }
 
 // webhookRetention is how long events and deliveries are kept: as long as
 // synchronization records. A store configured without a retention (the
@@ -206,7 +208,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, e webhook.Endpoint) error {
 		return err
 	}
 	reasons, err := s.transact(ctx, []types.TransactWriteItem{publisher, put})
-	if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+	if failedCheck(reasons, 0) {
 		return webhook.ErrUnknownPublisher
 	}
 	if err != nil {
@@ -222,7 +224,7 @@ func (s *Store) ReplaceEndpoint(ctx context.Context, e webhook.Endpoint, fromVer
 		return err
 	}
 	reasons, err := s.transact(ctx, []types.TransactWriteItem{put})
-	if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+	if failedCheck(reasons, 0) {
 		if len(reasons[0].Item) == 0 {
 			return webhook.ErrUnknownEndpoint
 		}
@@ -266,7 +268,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, p transfer.PublisherID, id s
 		return err
 	}
 	reasons, err := s.transact(ctx, []types.TransactWriteItem{del})
-	if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
+	if failedCheck(reasons, 0) {
 		return webhook.ErrUnknownEndpoint
 	}
 	if err != nil {
@@ -369,32 +371,13 @@ func (s *Store) MarkDispatched(ctx context.Context, ev webhook.Event, at time.Ti
 // The index is eventually consistent: an event dispatched a moment ago may
 // still be listed, which costs one idempotent dispatch.
 func (s *Store) PendingEvents(ctx context.Context, before time.Time, limit int) ([]webhook.EventKey, error) {
-	var out []webhook.EventKey
-	for shard := 0; shard < openShards && len(out) < limit; shard++ {
-		cond := expression.Key(attrPendingShard).Equal(expression.Value("PENDING#" + strconv.Itoa(shard))).
-			And(expression.Key(attrPendingSince).LessThan(expression.Value(before.UnixMilli())))
-		e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
-		if err != nil {
-			return nil, fmt.Errorf("build expression: %w", err)
-		}
-		page, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &s.table,
-			IndexName:                 aws.String(IndexPendingEvents),
-			KeyConditionExpression:    e.KeyCondition(),
-			ExpressionAttributeNames:  e.Names(),
-			ExpressionAttributeValues: e.Values(),
-			Limit:                     aws.Int32(int32(limit - len(out))),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("query pending events: %w", err)
-		}
-		var items []eventItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("decode pending events: %w", err)
-		}
-		for _, it := range items {
-			out = append(out, webhook.EventKey{PublisherID: transfer.PublisherID(it.PublisherID), SynchronizationID: it.SynchronizationID})
-		}
+	var items []eventItem
+	if err := s.queryShards(ctx, shardedIndex{IndexPendingEvents, attrPendingShard, pendingShardPrefix, attrPendingSince}, before, limit, &items); err != nil {
+		return nil, fmt.Errorf("query pending events: %w", err)
+	}
+	out := make([]webhook.EventKey, len(items))
+	for i, it := range items {
+		out[i] = webhook.EventKey{PublisherID: transfer.PublisherID(it.PublisherID), SynchronizationID: it.SynchronizationID}
 	}
 	return out, nil
 }
