@@ -42,7 +42,7 @@ test: emulators lint sam-validate sam-build rie ## run every test (unit, integra
 	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -timeout 15m ./...
 
 unit: ## run the fast unit tests only (no emulators)
-	$(GO) test -count=1 -short ./internal/transfer/ ./internal/httpapi/ ./internal/auth/ ./internal/lookupcache/ ./internal/stackdef/ ./internal/queue/
+	$(GO) test -count=1 -short ./internal/transfer/ ./internal/httpapi/ ./internal/auth/ ./internal/lookupcache/ ./internal/stackdef/ ./internal/queue/ ./internal/catalog/ ./internal/runenv/
 
 lint: $(TOOLS)/staticcheck ## gofmt, go vet, staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
