@@ -48,9 +48,8 @@ func (s *Store) InsertMissing(ctx context.Context, p transfer.PublisherID, entri
 	// stored are the keys that exist; chainOf is what a stored transactionId maps to.
 	stored := map[key]bool{}
 	chainOf := map[key]string{}
-	const keysPerGet = 100 // DynamoDB's limit per BatchGetItem
-	for start := 0; start < len(keys); start += keysPerGet {
-		got, err := s.batchGet(ctx, keys[start:min(start+keysPerGet, len(keys))], true)
+	for start := 0; start < len(keys); start += batchGetSize {
+		got, err := s.batchGet(ctx, keys[start:min(start+batchGetSize, len(keys))], true)
 		if err != nil {
 			return nil, err
 		}
