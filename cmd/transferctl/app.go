@@ -118,6 +118,9 @@ func (a *app) connect(ctx context.Context) (*connection, error) {
 			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], "")))
 		endpoints = service.Endpoints{DynamoDB: env["AWS_ENDPOINT_URL_DYNAMODB"], SQS: env["AWS_ENDPOINT_URL_SQS"]}
 	}
+	// An operator's bulk import may meet throttling a request path never
+	// does; the SDK's retryer is more patient here than its default of 3.
+	opts = append(opts, config.WithRetryMaxAttempts(10))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
