@@ -42,8 +42,16 @@ func main() {
 	commands := flag.String("commands", "make bench", "the commands to list in the document, separated by ';'")
 	spread := flag.String("spread", "", "glob of earlier raw results (-json) whose spread, with this run's, goes to the document")
 	spreadRuns := flag.Int("spread-runs", 5, "how many of the latest runs the spread covers")
+	attribute := flag.String("attribute", "", "instead of measuring: read `go tool pprof -traces` output from this file (- for stdin) and print where the CPU goes, by layer")
 	lambdaEnv := flag.String("lambda-env", "", "K=V,... added to the functions' environment under RIE (to try e.g. GOGC)")
 	flag.Parse()
+	if *attribute != "" {
+		if err := attributeCPU(*attribute); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	// The service logs every refusal and finalization at info level.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -318,4 +326,24 @@ func save(path string, res bench.Results) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+func attributeCPU(path string) error {
+	in := os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	shares, err := bench.AttributeCPU(in)
+	if err != nil {
+		return err
+	}
+	for _, s := range shares {
+		fmt.Printf("%5.1f%%  %s\n", s.Percent, s.Category)
+	}
+	return nil
 }

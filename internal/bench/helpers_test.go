@@ -121,3 +121,43 @@ func TestRoundTripsString(t *testing.T) {
 		t.Errorf("%q %d", got, r.Total())
 	}
 }
+
+func TestAttributeCPU(t *testing.T) {
+	traces := `File: bench.test
+Type: cpu
+-----------+-------------------------------------------------------
+      30ms   crypto/internal/fips140/sha256.blockSHANI
+             github.com/aws/aws-sdk-go-v2/aws/signer/v4.(*ComputePayloadSHA256).HandleFinalize
+             github.com/aws/aws-sdk-go-v2/service/dynamodb.(*Client).GetItem
+-----------+-------------------------------------------------------
+      10ms   net/http.Header.Clone
+             github.com/aws/smithy-go/transport/http.(*Request).Clone
+-----------+-------------------------------------------------------
+      50ms   runtime.scanobject
+             runtime.gcDrain
+             runtime.gcBgMarkWorker
+-----------+-------------------------------------------------------
+      10ms   runtime.mallocgc
+             net/http.Header.Set
+             github.com/acme/purchase-transfer/internal/httpapi.writeJSON
+-----------+-------------------------------------------------------
+`
+	got, err := bench.AttributeCPU(strings.NewReader(traces))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"GC (background workers and assists)":                 50,
+		"SDK: SigV4 signing, payload SHA-256":                 30,
+		"SDK: retryer, user agent, other middleware":          10,
+		"ours: httpapi, transfer, dynamo, queue, auth, cache": 10,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("shares %+v", got)
+	}
+	for _, s := range got {
+		if want[s.Category] != s.Percent {
+			t.Errorf("%s = %v%%, want %v%%", s.Category, s.Percent, want[s.Category])
+		}
+	}
+}
