@@ -17,12 +17,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -91,9 +89,7 @@ type Server struct {
 	LogFile string
 
 	name    string
-	cmd     *exec.Cmd
-	done    chan struct{} // closed once Wait has returned
-	waitErr error
+	child   *Child
 	tempDir string // removed on Stop when we created it
 	logFile *os.File
 
@@ -145,32 +141,17 @@ func (s *Server) Stop() error {
 // kill sends SIGKILL rather than SIGTERM: both emulators run in memory, so
 // there is nothing to flush, and a graceful JVM shutdown only adds latency.
 func (s *Server) kill() error {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.child == nil {
 		return nil
 	}
-	var err error
-	// A JVM that already exited was reaped, so its PID may belong to someone
-	// else by now.
-	if !s.exited() {
-		err = killGroup(s.PID)
-	}
-	<-s.done
+	err := s.child.Kill()
 	if s.logFile != nil {
 		s.logFile.Close()
 	}
-	if err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err != nil {
 		return fmt.Errorf("emulator: stop %s (pid %d): %w", s.name, s.PID, err)
 	}
 	return nil
-}
-
-func (s *Server) exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // logTail returns the end of the server's log, for error messages.
@@ -269,37 +250,20 @@ func startOnce(ctx context.Context, java, logDir string, port int, l launch) (*S
 	cmd := exec.Command(java, append(append([]string{}, l.jvmFlags...), args...)...)
 	cmd.Dir = logDir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = sysProcAttr()
-	s := &Server{
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
-		Port:     port,
-		LogFile:  logPath,
-		name:     l.name,
-		cmd:      cmd,
-		done:     make(chan struct{}),
-		logFile:  logFile,
-	}
-	// The parent-death signal is tied to the OS thread that forks, not to
-	// our process, and Go retires a thread when a goroutine locked to it
-	// exits. Forking and waiting from one goroutine that stays locked for
-	// the JVM's whole life keeps that thread, so the JVM dies only with us.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
-	if err := <-started; err != nil {
+	child, err := StartChild(cmd)
+	if err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("emulator: start %s: %w", l.name, err)
 	}
-	s.PID = cmd.Process.Pid
+	s := &Server{
+		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
+		Port:     port,
+		PID:      child.PID,
+		LogFile:  logPath,
+		name:     l.name,
+		child:    child,
+		logFile:  logFile,
+	}
 
 	if err := s.waitReady(ctx, l); err != nil {
 		s.kill()
@@ -316,11 +280,11 @@ func (s *Server) waitReady(ctx context.Context, l launch) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
-		if s.exited() {
+		if s.child.Exited() {
 			if portTakenIn(s.logTail()) {
 				return fmt.Errorf("emulator: %s on port %d: %w", s.name, s.Port, errPortTaken)
 			}
-			return fmt.Errorf("emulator: %s exited before it was ready (%v); log %s:\n%s", s.name, s.waitErr, s.LogFile, s.logTail())
+			return fmt.Errorf("emulator: %s exited before it was ready (%v); log %s:\n%s", s.name, s.child.Err(), s.LogFile, s.logTail())
 		}
 		if l.ready(ctx, s.Endpoint) {
 			owned, err := listenerOwnedBy(s.PID, s.Port)

@@ -24,8 +24,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/acme/purchase-transfer/internal/emulator"
 )
 
 // RepoRoot is the nearest folder at or above the working directory that
@@ -102,8 +103,7 @@ type Function struct {
 	url     string
 	client  *http.Client
 	invoke  sync.Mutex // RIE crashes on concurrent invokes
-	cmd     *exec.Cmd
-	done    chan struct{}
+	child   *emulator.Child
 	output  *syncBuffer
 	stopped sync.Once
 }
@@ -155,33 +155,19 @@ func startOnce(ctx context.Context, c Config) (*Function, error) {
 	cmd.Env = sortedEnv(env)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	f := &Function{
-		Name:   c.Name,
-		url:    "http://" + apiAddr + "/2015-03-31/functions/function/invocations",
-		client: &http.Client{Timeout: c.Timeout + 10*time.Second},
-		cmd:    cmd,
-		done:   make(chan struct{}),
-		output: out,
-	}
-	// Pdeathsig follows the thread that forks: fork and wait from one locked
-	// goroutine, so that thread lives as long as the emulator.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(f.done)
-	}()
-	if err := <-started; err != nil {
+	// Its own process group, so that Stop takes the bootstrap down too.
+	child, err := emulator.StartChild(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("lambdatest: start %s: %w", c.Name, err)
 	}
-	f.PID = cmd.Process.Pid
+	f := &Function{
+		Name:   c.Name,
+		PID:    child.PID,
+		url:    "http://" + apiAddr + "/2015-03-31/functions/function/invocations",
+		client: &http.Client{Timeout: c.Timeout + 10*time.Second},
+		child:  child,
+		output: out,
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
@@ -192,7 +178,7 @@ func startOnce(ctx context.Context, c Config) (*Function, error) {
 			return f, nil
 		}
 		select {
-		case <-f.done:
+		case <-child.Done():
 			return nil, fmt.Errorf("lambdatest: %s: aws-lambda-rie exited at start:\n%s", c.Name, out.String())
 		case <-ctx.Done():
 			f.Stop()
@@ -247,14 +233,7 @@ func (f *Function) InitDuration() time.Duration {
 
 // Stop kills the emulator and the bootstrap and waits for them.
 func (f *Function) Stop() {
-	f.stopped.Do(func() {
-		select {
-		case <-f.done:
-		default:
-			_ = syscall.Kill(-f.PID, syscall.SIGKILL)
-			<-f.done
-		}
-	})
+	f.stopped.Do(func() { _ = f.child.Kill() })
 }
 
 // freePorts finds n distinct free loopback ports. They are free only while

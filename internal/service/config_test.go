@@ -25,14 +25,7 @@ var readers = map[string]service.ConfigReader{
 // A variable a function reads but the template does not declare is unset in
 // AWS; one the template declares but nothing reads misleads whoever tunes it.
 func TestReadersReadWhatTheTemplateDeclares(t *testing.T) {
-	path, err := stackdef.FindTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := stackdef.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl, _ := repoTemplate(t)
 	if len(tpl.Functions) == 0 {
 		t.Fatal("the template declares no function")
 	}
@@ -83,14 +76,7 @@ func TestReadersRefuseABadEnvironment(t *testing.T) {
 // the others without a word: every name in docs/env.local.json must be
 // declared, for the function it is listed under ("Parameters": any).
 func TestLocalEnvFileNamesDeclaredVariables(t *testing.T) {
-	path, err := stackdef.FindTemplate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := stackdef.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl, path := repoTemplate(t)
 	data, err := os.ReadFile(filepath.Join(filepath.Dir(path), "docs", "env.local.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -117,4 +103,18 @@ func TestLocalEnvFileNamesDeclaredVariables(t *testing.T) {
 			}
 		}
 	}
+}
+
+// repoTemplate is the repository's template.yaml, and its path.
+func repoTemplate(t *testing.T) (*stackdef.Template, string) {
+	t.Helper()
+	path, err := stackdef.FindTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := stackdef.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, path
 }
