@@ -393,8 +393,8 @@ func TestTransferCompletesThroughTheBootstraps(t *testing.T) {
 		// basePath is BASE_PATH: what clients put before the routes.
 		basePath string
 		// routePrefix is what API Gateway's routes carry of it: all of it on
-		// the $default stage (the template's routes), none behind a custom
-		// domain whose API mapping holds the base path.
+		// the $default stage (parameter BasePath), none behind a custom
+		// domain whose API mapping holds the base path (ApiMappingBasePath).
 		routePrefix string
 		// transferAs and statusAs: "token" for X-Publisher-Token, "jwt" for
 		// the target customer's Bearer token.
