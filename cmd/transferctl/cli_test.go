@@ -578,3 +578,27 @@ func TestProgressOnATerminalRedrawsOneLine(t *testing.T) {
 		t.Fatalf("terminal progress: %q", out)
 	}
 }
+
+// TestEnvironmentAloneLocatesTheService: after `source .local/run.env`, or
+// with the variables of a deployment, no flag is needed.
+func TestEnvironmentAloneLocatesTheService(t *testing.T) {
+	f := newFixture(t)
+	id, _ := f.createPublisher()
+	for k, v := range stack.Env() {
+		t.Setenv(k, v)
+	}
+	t.Setenv(settingTable, f.res.Table)
+	t.Setenv(settingPublisher, fmt.Sprint(id))
+	t.Setenv("AWS_PROFILE", "")
+	if r := runCtl("publisher", "list"); r.code != exitOK || !strings.Contains(r.stdout, fmt.Sprint(id)) {
+		t.Fatalf("publisher list from the environment: %v", r)
+	}
+	// PUBLISHER_ID is the default --publisher.
+	if r := runCtl("import", "../../examples/purchases.jsonl"); r.code != exitOK || !strings.Contains(r.stdout, fmt.Sprintf("into publisher %d", id)) {
+		t.Fatalf("import into PUBLISHER_ID: %v", r)
+	}
+	t.Setenv(settingTable, "")
+	if r := runCtl("publisher", "list"); r.code != exitFailed || !strings.Contains(r.stderr, "TABLE_NAME is not known") {
+		t.Fatalf("without TABLE_NAME: %v", r)
+	}
+}
