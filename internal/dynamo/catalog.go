@@ -63,11 +63,14 @@ func (s *Store) PutCustomers(ctx context.Context, p transfer.PublisherID, ids ..
 }
 
 // PutPurchase creates or replaces a purchase chain and maps each of its
-// transactionIds to it.
+// transactionIds to it, except its originalTransactionId: the purchase item
+// itself is keyed by that one.
 func (s *Store) PutPurchase(ctx context.Context, p transfer.Purchase) error {
 	items := []any{newPurchaseItem(p, s.now().UTC())}
 	for _, tx := range p.TransactionIDs {
-		items = append(items, transactionItem{key: transactionKey(p.PublisherID, tx), OriginalTransactionID: p.OriginalTransactionID})
+		if tx != p.OriginalTransactionID {
+			items = append(items, transactionItem{key: transactionKey(p.PublisherID, tx), OriginalTransactionID: p.OriginalTransactionID})
+		}
 	}
 	return s.batchPut(ctx, items)
 }

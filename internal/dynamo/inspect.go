@@ -34,14 +34,24 @@ func (s *Store) Customer(ctx context.Context, p transfer.PublisherID, id transfe
 }
 
 // PurchaseByTransaction reads the purchase a transactionId belongs to; nil
-// when no purchase of the publisher has it.
+// when no purchase of the publisher has it. Its mapping and a purchase keyed
+// by it (an originalTransactionId) are read together; a second read follows
+// only when a mapping names another chain.
 func (s *Store) PurchaseByTransaction(ctx context.Context, p transfer.PublisherID, tx string) (*transfer.Purchase, error) {
-	var mapping transactionItem
-	ok, err := s.getItem(ctx, transactionKey(p, tx), &mapping)
-	if err != nil || !ok {
+	got, err := s.batchGet(ctx, chainKeys(p, tx), true)
+	if err != nil {
 		return nil, err
 	}
-	return s.Purchase(ctx, p, mapping.OriginalTransactionID)
+	otx, item, err := chainOf(got, p, tx)
+	switch {
+	case err != nil || otx == "":
+		return nil, err
+	case item != nil:
+		return item.purchase(), nil
+	case otx == tx:
+		return nil, nil
+	}
+	return s.Purchase(ctx, p, otx)
 }
 
 // Purchase reads a purchase by its originalTransactionId; nil when unknown.

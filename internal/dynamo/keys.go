@@ -80,7 +80,10 @@ func transactionPK(p transfer.PublisherID, tx string) string {
 	return publisherPK(p) + "#TX#" + tx
 }
 
-// transactionKey maps a transactionId to its chain; it never changes.
+// transactionKey maps a transactionId to its chain; it never changes. A
+// chain's own originalTransactionId has no such item (data written before
+// that rule may have one): the purchase item, keyed by it, names the chain.
+// Whoever resolves a transactionId reads both keys together (see chainOf).
 func transactionKey(p transfer.PublisherID, tx string) key {
 	return key{transactionPK(p, tx), skTransaction}
 }

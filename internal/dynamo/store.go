@@ -64,16 +64,53 @@ func New(db API, table string, opts ...Option) *Store {
 	return s
 }
 
-// Lookup reads the publisher, the token and the transaction's chain in one
-// BatchGetItem. Eventually consistent reads suffice: these change rarely and
-// are cached by the caller anyway.
+// chainKeys are the two keys that can name a transactionId's chain: its
+// transaction→chain mapping, and the purchase keyed by it when it is the
+// chain's originalTransactionId (which has no mapping). They are always read
+// in the same round trip.
+func chainKeys(p transfer.PublisherID, tx string) []key {
+	return []key{transactionKey(p, tx), purchaseKey(p, tx)}
+}
+
+// chainOf resolves tx from the items read at chainKeys: the mapping's chain
+// if there is a mapping (also the old-style mapping of an
+// originalTransactionId to itself), else tx itself if a purchase is keyed by
+// it, else "" (unknown). purchase is the purchase item when it was among
+// the items read, i.e. when the chain is tx itself.
+func chainOf(got map[key]map[string]types.AttributeValue, p transfer.PublisherID, tx string) (otx string, purchase *purchaseItem, err error) {
+	var mapping transactionItem
+	mapped, err := unmarshalFound(got, transactionKey(p, tx), &mapping)
+	if err != nil {
+		return "", nil, err
+	}
+	if mapped && mapping.OriginalTransactionID != tx {
+		return mapping.OriginalTransactionID, nil, nil
+	}
+	var item purchaseItem
+	found, err := unmarshalFound(got, purchaseKey(p, tx), &item)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case found:
+		return tx, &item, nil
+	case mapped:
+		// An old-style mapping whose purchase is missing: an import cut short
+		// before writing the purchase.
+		return tx, nil, nil
+	}
+	return "", nil, nil
+}
+
+// Lookup reads the publisher, the token and the transaction's chain (both
+// chainKeys) in one BatchGetItem. Eventually consistent reads suffice: these
+// change rarely and are cached by the caller anyway.
 func (s *Store) Lookup(ctx context.Context, keys transfer.LookupKeys) (transfer.Lookup, error) {
 	want := []key{publisherKey(keys.Publisher)}
 	if keys.TokenHash != "" {
 		want = append(want, tokenKey(keys.Publisher, keys.TokenHash))
 	}
 	if keys.TransactionID != "" {
-		want = append(want, transactionKey(keys.Publisher, keys.TransactionID))
+		want = append(want, chainKeys(keys.Publisher, keys.TransactionID)...)
 	}
 	got, err := s.batchGet(ctx, want, false)
 	if err != nil {
@@ -95,11 +132,11 @@ func (s *Store) Lookup(ctx context.Context, keys transfer.LookupKeys) (transfer.
 		out.TokenValid = ok && tok.liveAt(s.now())
 	}
 	if keys.TransactionID != "" {
-		var tx transactionItem
-		if _, err := unmarshalFound(got, transactionKey(keys.Publisher, keys.TransactionID), &tx); err != nil {
+		otx, _, err := chainOf(got, keys.Publisher, keys.TransactionID)
+		if err != nil {
 			return out, err
 		}
-		out.OriginalTransactionID = tx.OriginalTransactionID
+		out.OriginalTransactionID = otx
 	}
 	return out, nil
 }
@@ -239,15 +276,16 @@ func (s *Store) Get(ctx context.Context, publisher transfer.PublisherID, id stri
 }
 
 // Load reads the record, the locks and the purchase of a job in one
-// consistent BatchGetItem (two reads only when the chain was unknown at
-// accept time and has become known since).
+// consistent BatchGetItem. When the chain was unknown at accept time it reads
+// both chainKeys instead: a purchase keyed by the transactionId is read right
+// there, and a second read is needed only when a mapping names another chain.
 func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, error) {
 	p := job.PublisherID
 	want := []key{syncKey(p, job.SynchronizationID), transactionLockKey(p, job.TransactionID)}
 	if job.OriginalTransactionID != "" {
 		want = append(want, purchaseKey(p, job.OriginalTransactionID), chainLockKey(p, job.OriginalTransactionID))
 	} else {
-		want = append(want, transactionKey(p, job.TransactionID))
+		want = append(want, chainKeys(p, job.TransactionID)...)
 	}
 	got, err := s.batchGet(ctx, want, true)
 	if err != nil {
@@ -289,12 +327,20 @@ func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, 
 		return snap, nil
 	}
 
-	var tx transactionItem
-	if ok, err := unmarshalFound(got, transactionKey(p, job.TransactionID), &tx); err != nil || !ok {
+	otx, item, err := chainOf(got, p, job.TransactionID)
+	if err != nil || otx == "" {
 		return snap, err
 	}
-	snap.OriginalTransactionID = tx.OriginalTransactionID
-	snap.Purchase, err = s.Purchase(ctx, p, tx.OriginalTransactionID)
+	snap.OriginalTransactionID = otx
+	if otx == job.TransactionID {
+		// The purchase keyed by the transactionId was read above (nil if
+		// missing): no second read.
+		if item != nil {
+			snap.Purchase = item.purchase()
+		}
+		return snap, nil
+	}
+	snap.Purchase, err = s.Purchase(ctx, p, otx)
 	return snap, err
 }
 
