@@ -5,20 +5,29 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
 // BenchmarkImport100k imports 100,000 purchases of 50,000 customers, each
-// purchase named by two transactionIds (350,000 items), into DynamoDB Local
-// started as `make run` starts it:
+// purchase named by its originalTransactionId and one more transactionId
+// (250,000 items: customers, purchases, and one transaction→chain mapping a
+// purchase), into DynamoDB Local started as `make run` starts it:
 //
 //	go test -run '^$' -bench Import100k -benchtime 1x ./cmd/transferctl/
-func BenchmarkImport100k(b *testing.B) {
+func BenchmarkImport100k(b *testing.B) { benchmarkImport(b, 1) }
+
+// BenchmarkImport100kSingle is the same with each purchase named only by
+// its originalTransactionId (one-off purchases, new subscriptions): 150,000
+// items, no mappings.
+func BenchmarkImport100kSingle(b *testing.B) { benchmarkImport(b, 0) }
+
+func benchmarkImport(b *testing.B, moreTxs int) {
 	const purchases = 100_000
 	f := newFixture(b)
 	path := filepath.Join(b.TempDir(), "purchases.jsonl")
-	if err := writeBenchFile(path, purchases); err != nil {
+	if err := writeBenchFile(path, purchases, moreTxs); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
@@ -37,15 +46,21 @@ func BenchmarkImport100k(b *testing.B) {
 	}
 }
 
-func writeBenchFile(path string, purchases int) error {
+// writeBenchFile writes purchases of purchases/2 customers (two each), each
+// named by its originalTransactionId and moreTxs more transactionIds.
+func writeBenchFile(path string, purchases, moreTxs int) error {
 	file, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriter(file)
 	for i := range purchases {
-		fmt.Fprintf(w, `{"type":"purchase","cleengCustomerId":%d,"originalTransactionId":"7%015d","transactionIds":["7%015d"],"offerId":"S123456789_US","productId":"com.example.premium.monthly","kind":"auto-renewable","state":"active","expiresAt":"2036-01-31T00:00:00Z"}`+"\n",
-			600_000_000+i/2, i, i+500_000)
+		txs := make([]string, moreTxs)
+		for j := range txs {
+			txs[j] = fmt.Sprintf(`"7%015d"`, i+(j+1)*500_000)
+		}
+		fmt.Fprintf(w, `{"type":"purchase","cleengCustomerId":%d,"originalTransactionId":"7%015d","transactionIds":[%s],"offerId":"S123456789_US","productId":"com.example.premium.monthly","kind":"auto-renewable","state":"active","expiresAt":"2036-01-31T00:00:00Z"}`+"\n",
+			600_000_000+i/2, i, strings.Join(txs, ","))
 	}
 	if err := w.Flush(); err != nil {
 		return err
