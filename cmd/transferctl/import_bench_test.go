@@ -13,9 +13,12 @@ import (
 // BenchmarkImport100k imports 100,000 purchases of 50,000 customers, each
 // purchase named by its originalTransactionId and one more transactionId
 // (250,000 items: customers, purchases, and one transaction→chain mapping a
-// purchase), into DynamoDB Local started as `make run` starts it:
+// purchase), into DynamoDB Local started as `make run` starts it. One at a
+// time (both in one run share one DynamoDB Local, the second after the
+// first's items):
 //
-//	go test -run '^$' -bench Import100k -benchtime 1x ./cmd/transferctl/
+//	go test -run '^$' -bench 'Import100k$' -benchtime 1x ./cmd/transferctl/
+//	go test -run '^$' -bench Import100kSingle -benchtime 1x ./cmd/transferctl/
 func BenchmarkImport100k(b *testing.B) { benchmarkImport(b, 1) }
 
 // BenchmarkImport100kSingle is the same with each purchase named only by

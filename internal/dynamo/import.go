@@ -28,8 +28,10 @@ import (
 // stored purchase of another chain: the mapping of its originalTransactionId
 // (another chain's transactionId), and for each of its other transactionIds
 // the mapping (another chain's) and the purchase keyed by it (another
-// chain's originalTransactionId). A re-run of a file therefore reads one key
-// per line, and a new purchase no more than it must.
+// chain's originalTransactionId). A re-run of a file therefore reads about
+// one key per line, and a new purchase no more than it must. Both rounds are
+// BatchGetItems of up to 100 keys, as one round would be: a chunk of new
+// purchases makes at most one request more than one round of all its keys.
 //
 // Writes go in two rounds too: customers and transactionId mappings first,
 // the purchase last. A purchase's originalTransactionId gets no mapping (the
