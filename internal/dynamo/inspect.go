@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -66,11 +67,24 @@ func (s *Store) Purchase(ctx context.Context, p transfer.PublisherID, otx string
 
 // History lists the ownership changes of a purchase, oldest first.
 func (s *Store) History(ctx context.Context, p transfer.PublisherID, otx string) ([]HistoryEntry, error) {
-	cond := expression.Key(attrPK).Equal(expression.Value(purchasePK(p, otx))).
-		And(expression.Key(attrSK).BeginsWith(prefixHistory))
+	var items []historyItem
+	if err := s.queryPrefix(ctx, purchasePK(p, otx), prefixHistory, &items); err != nil {
+		return nil, fmt.Errorf("query history: %w", err)
+	}
+	out := make([]HistoryEntry, len(items))
+	for i, it := range items {
+		out[i] = it.HistoryEntry
+	}
+	return out, nil
+}
+
+// queryPrefix reads every item of a partition whose sort key starts with
+// prefix, strongly consistently, into out (a pointer to a slice of items).
+func (s *Store) queryPrefix(ctx context.Context, pk, prefix string, out any) error {
+	cond := expression.Key(attrPK).Equal(expression.Value(pk)).And(expression.Key(attrSK).BeginsWith(prefix))
 	e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
 	if err != nil {
-		return nil, fmt.Errorf("build expression: %w", err)
+		return fmt.Errorf("build expression: %w", err)
 	}
 	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName:                 &s.table,
@@ -79,21 +93,15 @@ func (s *Store) History(ctx context.Context, p transfer.PublisherID, otx string)
 		ExpressionAttributeValues: e.Values(),
 		ConsistentRead:            aws.Bool(true),
 	})
-	var out []HistoryEntry
+	var all []map[string]types.AttributeValue
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("query history: %w", err)
+			return err
 		}
-		var items []historyItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("decode history: %w", err)
-		}
-		for _, it := range items {
-			out = append(out, it.HistoryEntry)
-		}
+		all = append(all, page.Items...)
 	}
-	return out, nil
+	return attributevalue.UnmarshalListOfMaps(all, out)
 }
 
 func (s *Store) getItem(ctx context.Context, k key, out any) (bool, error) {

@@ -144,38 +144,19 @@ func (i publisherItem) info() catalog.PublisherInfo {
 
 // Tokens lists a publisher's tokens (their hashes and state, never a token).
 func (s *Store) Tokens(ctx context.Context, id transfer.PublisherID) ([]catalog.TokenInfo, error) {
-	cond := expression.Key(attrPK).Equal(expression.Value(publisherPK(id))).
-		And(expression.Key(attrSK).BeginsWith(prefixToken))
-	e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
-	if err != nil {
-		return nil, fmt.Errorf("build expression: %w", err)
+	var items []tokenItem
+	if err := s.queryPrefix(ctx, publisherPK(id), prefixToken, &items); err != nil {
+		return nil, fmt.Errorf("query tokens: %w", err)
 	}
-	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 &s.table,
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ConsistentRead:            aws.Bool(true),
-	})
-	var out []catalog.TokenInfo
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query tokens: %w", err)
-		}
-		var items []tokenItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("decode tokens: %w", err)
-		}
-		for _, it := range items {
-			out = append(out, catalog.TokenInfo{
-				Hash:      it.TokenHash,
-				Label:     it.Label,
-				CreatedAt: it.CreatedAt,
-				RevokedAt: it.RevokedAt,
-				ExpiresAt: it.ExpiresAt,
-			})
-		}
+	out := make([]catalog.TokenInfo, 0, len(items))
+	for _, it := range items {
+		out = append(out, catalog.TokenInfo{
+			Hash:      it.TokenHash,
+			Label:     it.Label,
+			CreatedAt: it.CreatedAt,
+			RevokedAt: it.RevokedAt,
+			ExpiresAt: it.ExpiresAt,
+		})
 	}
 	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -542,30 +541,4 @@ func (s *Store) Deliveries(ctx context.Context, p transfer.PublisherID, syncID s
 		out[i] = it.delivery()
 	}
 	return out, nil
-}
-
-// queryPrefix reads every item of a partition whose sort key starts with
-// prefix, strongly consistently, into out (a pointer to a slice of items).
-func (s *Store) queryPrefix(ctx context.Context, pk, prefix string, out any) error {
-	cond := expression.Key(attrPK).Equal(expression.Value(pk)).And(expression.Key(attrSK).BeginsWith(prefix))
-	e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
-	if err != nil {
-		return fmt.Errorf("build expression: %w", err)
-	}
-	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 &s.table,
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
-		ConsistentRead:            aws.Bool(true),
-	})
-	var all []map[string]types.AttributeValue
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return err
-		}
-		all = append(all, page.Items...)
-	}
-	return attributevalue.UnmarshalListOfMaps(all, out)
 }
