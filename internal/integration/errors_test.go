@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -210,4 +212,31 @@ func algNoneJWT(p transfer.PublisherID, c transfer.CustomerID) string {
 	enc := base64.RawURLEncoding.EncodeToString
 	claims := fmt.Sprintf(`{"customerId":%d,"publisherId":%d,"exp":%d}`, c, p, time.Now().Add(time.Hour).Unix())
 	return enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc([]byte(claims)) + "."
+}
+
+// TestStorageFailureIsAnInternalError points the service at a table that
+// does not exist: both endpoints answer 500 S0002 with a generic message,
+// never the AWS error's text.
+func TestStorageFailureIsAnInternalError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pub := e.seedPublisher(true, false)
+	cs := e.seedCustomers(pub, 2)
+
+	cfg := e.svc.Config
+	cfg.TableName = "no-such-table-" + newTxID()
+	broken := service.New(cfg, stack.Clients)
+	srv := httptest.NewServer(broken.Handler(broken.Queue(stack.Clients)))
+	t.Cleanup(srv.Close)
+	e.server = srv
+
+	for name, r := range map[string]response{
+		"transfer": e.transfer(tokenHeader(pub), transferBody(cs[1], newTxID())),
+		"status":   e.status(tokenHeader(pub), "any-"+newTxID()),
+	} {
+		assertError(t, r, 500, transfer.CodeStorageFailure, "")
+		if strings.Contains(r.raw, "ResourceNotFound") || strings.Contains(r.raw, "no-such-table") {
+			t.Errorf("%s: the storage error leaked to the client: %s", name, r.raw)
+		}
+	}
 }
