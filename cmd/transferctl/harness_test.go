@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/acme/purchase-transfer/internal/apitest"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/emulator"
@@ -223,26 +223,8 @@ func (r apiResponse) str(field string) string { s, _ := r.body[field].(string); 
 
 func (f *fixture) api(method, path string, headers map[string]string, body string) apiResponse {
 	f.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, f.server.URL+path, rd)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := apiResponse{status: resp.StatusCode, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	r := apitest.Do(f.t, f.server.URL, method, path, headers, body)
+	return apiResponse{status: r.Status, body: r.Body, raw: r.Raw}
 }
 
 func publisherToken(token string) map[string]string {

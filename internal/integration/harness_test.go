@@ -6,9 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -25,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/acme/purchase-transfer/internal/apitest"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/emulator"
@@ -230,26 +229,8 @@ func (r response) str(field string) string { s, _ := r.body[field].(string); ret
 
 func (e *env) do(method, path string, headers map[string]string, body string) response {
 	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = bytes.NewBufferString(body)
-	}
-	req, err := http.NewRequest(method, e.server.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	r := apitest.Do(e.t, e.server.URL, method, path, headers, body)
+	return response{status: r.Status, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 func tokenHeader(p publisher) map[string]string {
