@@ -36,13 +36,13 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 run: emulators transferctl ## run the whole service locally with demo data (API on http://127.0.0.1:3000)
-	$(GO) run ./cmd/local
+	$(GO) run ./dev/cmd/local
 
 test: emulators lint sam-validate sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ, Lambda bootstraps under RIE)
 	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -timeout 15m ./...
 
 unit: ## run the fast unit tests only (no emulators)
-	$(GO) test -count=1 -short ./internal/transfer/ ./internal/httpapi/ ./internal/auth/ ./internal/lookupcache/ ./internal/stackdef/ ./internal/queue/ ./internal/catalog/ ./internal/runenv/
+	$(GO) test -count=1 -short ./internal/transfer/ ./internal/httpapi/ ./internal/auth/ ./internal/directorycache/ ./dev/samtemplate/ ./internal/queue/ ./internal/operator/ ./internal/runenv/
 
 lint: $(TOOLS)/staticcheck ## gofmt, go vet, staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
@@ -59,10 +59,10 @@ BENCH_DIR   := $(CACHE)/bench
 BENCH_COUNT ?= 5
 bench: emulators rie ## measure speed and memory against DESIGN.md's budgets; writes docs/performance.md
 	@mkdir -p $(BENCH_DIR)
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./internal/bench/ | tee $(BENCH_DIR)/micro.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./dev/bench/ | tee $(BENCH_DIR)/micro.txt
 	@$(MAKE) --no-print-directory build DIST=$(BENCH_DIR)/arm64
 	@$(MAKE) --no-print-directory build LAMBDA_ARCH=$$($(GO) env GOARCH) DIST=$(BENCH_DIR)/host >/dev/null
-	$(GO) run ./cmd/bench -micro $(BENCH_DIR)/micro.txt -micro-count $(BENCH_COUNT) \
+	$(GO) run ./dev/cmd/bench -micro $(BENCH_DIR)/micro.txt -micro-count $(BENCH_COUNT) \
 	  -dist $(BENCH_DIR)/arm64 -bootstraps $(BENCH_DIR)/host -rie $(RIE) \
 	  -json $(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).json -spread '$(BENCH_DIR)/results-*.json' \
 	  -out docs/performance.md

@@ -17,8 +17,8 @@ import (
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/spf13/cobra"
 
-	"github.com/acme/purchase-transfer/internal/catalog"
-	"github.com/acme/purchase-transfer/internal/demo"
+	"github.com/acme/purchase-transfer/dev/demoseed"
+	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -138,7 +138,7 @@ func TestPublisherCommands(t *testing.T) {
 			t.Errorf("publisher list lacks %q:\n%s", want, list)
 		}
 	}
-	var listed []catalog.PublisherInfo
+	var listed []operator.PublisherInfo
 	f.okJSON(&listed, "publisher", "list")
 	if len(listed) != 2 || listed[0].ID != 123456789 || !listed[0].StoreKit2Active || listed[1].StoreKit2Active {
 		t.Errorf("publisher list --json: %+v", listed)
@@ -147,7 +147,7 @@ func TestPublisherCommands(t *testing.T) {
 	// Flags change what the API answers.
 	f.ok("publisher", "set", "123456789", "--migration=true")
 	var shown struct {
-		catalog.PublisherInfo
+		operator.PublisherInfo
 		Tokens []struct {
 			ID    string `json:"tokenId"`
 			State string `json:"state"`
@@ -183,7 +183,7 @@ func TestTokenRotationAndRevocationAtTheAPI(t *testing.T) {
 		return r.status == http.StatusUnauthorized && r.str("code") == "AUTH0002"
 	}
 	newToken := func(args ...string) string {
-		var issued catalog.Issued
+		var issued operator.Issued
 		f.okJSON(&issued, args...)
 		return issued.Token
 	}
@@ -241,20 +241,20 @@ func TestTokenRotationAndRevocationAtTheAPI(t *testing.T) {
 }
 
 // importJSON runs an import with --json and decodes the report.
-func (f *fixture) importJSON(publisher transfer.PublisherID, file string, wantCode int) catalog.Report {
+func (f *fixture) importJSON(publisher transfer.PublisherID, file string, wantCode int) operator.Report {
 	f.t.Helper()
 	report, _ := f.importWithProgress(publisher, file, wantCode)
 	return report
 }
 
 // importWithProgress is importJSON that also returns what went to standard error.
-func (f *fixture) importWithProgress(publisher transfer.PublisherID, file string, wantCode int) (catalog.Report, string) {
+func (f *fixture) importWithProgress(publisher transfer.PublisherID, file string, wantCode int) (operator.Report, string) {
 	f.t.Helper()
 	r := f.ctl("--json", "import", "--publisher", fmt.Sprint(publisher), file)
 	if r.code != wantCode {
 		f.t.Fatalf("import %s: want exit %d, got %v", file, wantCode, r)
 	}
-	var report catalog.Report
+	var report operator.Report
 	if err := json.Unmarshal([]byte(r.stdout), &report); err != nil {
 		f.t.Fatalf("import report: %v\n%s", err, r.stdout)
 	}
@@ -520,29 +520,29 @@ func TestCustomerJWTIsAcceptedByTheAPI(t *testing.T) {
 // same catalog code as the CLI, and the walk-through's inspection commands.
 func TestDemoSeedIsInspectable(t *testing.T) {
 	f := newFixture(t)
-	seeded, err := demo.Seed(context.Background(), f.svc.Store, time.Now())
+	seeded, err := demoseed.Seed(context.Background(), f.svc.Store, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(seeded.PublisherToken, fmt.Sprintf("pt_%d_", demo.PublisherID)) {
+	if !strings.HasPrefix(seeded.PublisherToken, fmt.Sprintf("pt_%d_", demoseed.PublisherID)) {
 		t.Fatalf("demo token %q", seeded.PublisherToken)
 	}
-	pid := fmt.Sprint(demo.PublisherID)
-	shown := f.ok("purchase", "show", "--publisher", pid, demo.TxChain2).stdout
-	if !strings.Contains(shown, demo.TxChain1+", "+demo.TxChain2) || !strings.Contains(shown, fmt.Sprint(demo.CustomerA)) {
+	pid := fmt.Sprint(demoseed.PublisherID)
+	shown := f.ok("purchase", "show", "--publisher", pid, demoseed.TxChain2).stdout
+	if !strings.Contains(shown, demoseed.TxChain1+", "+demoseed.TxChain2) || !strings.Contains(shown, fmt.Sprint(demoseed.CustomerA)) {
 		t.Errorf("demo chain:\n%s", shown)
 	}
-	expired := f.ok("purchase", "show", "--publisher", pid, demo.TxExpired).stdout
+	expired := f.ok("purchase", "show", "--publisher", pid, demoseed.TxExpired).stdout
 	if !strings.Contains(expired, "expired (not transferable now)") {
 		t.Errorf("demo expired purchase:\n%s", expired)
 	}
-	var listed []catalog.PublisherInfo
+	var listed []operator.PublisherInfo
 	f.okJSON(&listed, "publisher", "list")
 	if len(listed) != 4 {
 		t.Errorf("demo publishers: %+v", listed)
 	}
-	other := f.ok("customer", "show", "--publisher", fmt.Sprint(demo.OtherPublisherID), fmt.Sprint(demo.OtherCustomer)).stdout
-	if !strings.Contains(other, demo.TxOther) {
+	other := f.ok("customer", "show", "--publisher", fmt.Sprint(demoseed.OtherPublisherID), fmt.Sprint(demoseed.OtherCustomer)).stdout
+	if !strings.Contains(other, demoseed.TxOther) {
 		t.Errorf("the other publisher's customer:\n%s", other)
 	}
 }
@@ -570,7 +570,7 @@ func TestThousands(t *testing.T) {
 func TestProgressOnATerminalRedrawsOneLine(t *testing.T) {
 	var buf bytes.Buffer
 	bar := &progressBar{w: &buf, name: "x", terminal: true}
-	bar.update(catalog.Progress{Lines: 500, Bytes: 50, TotalBytes: 100, Elapsed: time.Second})
+	bar.update(operator.Progress{Lines: 500, Bytes: 50, TotalBytes: 100, Elapsed: time.Second})
 	bar.finish()
 	out := buf.String()
 	if !strings.HasPrefix(out, "\r") || !strings.Contains(out, "[============            ]") ||

@@ -18,11 +18,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/acme/purchase-transfer/internal/apitest"
+	"github.com/acme/purchase-transfer/dev/emulator"
+	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
-	"github.com/acme/purchase-transfer/internal/emulator"
-	"github.com/acme/purchase-transfer/internal/localstack"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
 	"github.com/acme/purchase-transfer/internal/service"
@@ -33,7 +33,7 @@ import (
 // started once for the package; each test has its own table and queues, an
 // API server on them, and a run.env describing them for --local.
 
-var stack *localstack.Stack
+var stack *localaws.Stack
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	var err error
 	// A benchmark measures DynamoDB Local as make run starts it.
 	benchmarking := flag.Lookup("test.bench").Value.String() != ""
-	stack, err = localstack.Start(ctx, emulator.Options{PeakThroughput: benchmarking})
+	stack, err = localaws.Start(ctx, emulator.Options{PeakThroughput: benchmarking})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local stack:", err)
@@ -63,21 +63,21 @@ func TestMain(m *testing.M) {
 // fixture is one isolated service and a run.env that points transferctl at it.
 type fixture struct {
 	t       testing.TB
-	res     localstack.Resources
+	res     localaws.Resources
 	svc     *service.Service
 	server  *httptest.Server
 	envFile string
 	secret  string
 }
 
-type fixtureOption func(*service.Config, *[]localstack.ResourceOption)
+type fixtureOption func(*service.Config, *[]localaws.ResourceOption)
 
 // withFastRetries makes a failing job dead-letter after maxReceives
 // deliveries one second apart.
 func withFastRetries(maxReceives int) fixtureOption {
-	return func(c *service.Config, r *[]localstack.ResourceOption) {
+	return func(c *service.Config, r *[]localaws.ResourceOption) {
 		c.MaxReceives = maxReceives
-		*r = append(*r, localstack.WithQueueOverride(localstack.TransferQueueID, 1, maxReceives))
+		*r = append(*r, localaws.WithQueueOverride(localaws.TransferQueueID, 1, maxReceives))
 	}
 }
 
@@ -96,7 +96,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		Retention:    dynamo.DefaultRetention,
 		JWT:          auth.JWTConfig{HS256Secret: []byte(secret)},
 	}
-	var resOpts []localstack.ResourceOption
+	var resOpts []localaws.ResourceOption
 	for _, o := range opts {
 		o(&cfg, &resOpts)
 	}
@@ -223,7 +223,7 @@ func (r apiResponse) str(field string) string { s, _ := r.body[field].(string); 
 
 func (f *fixture) api(method, path string, headers map[string]string, body string) apiResponse {
 	f.t.Helper()
-	r := apitest.Do(f.t, f.server.URL, method, path, headers, body)
+	r := testkit.Do(f.t, f.server.URL, method, path, headers, body)
 	return apiResponse{status: r.Status, body: r.Body, raw: r.Raw}
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/acme/purchase-transfer/internal/catalog"
+	"github.com/acme/purchase-transfer/internal/operator"
 )
 
 func init() { addCommandGroup(newImportCommand) }
@@ -70,10 +70,10 @@ is lost); 2 bad command line.`,
 			if info, err := store.PublisherInfo(ctx, publisher); err != nil {
 				return err
 			} else if info == nil {
-				return fmt.Errorf("publisher %d: %w (create it first: transferctl publisher create)", publisher, catalog.ErrPublisherNotFound)
+				return fmt.Errorf("publisher %d: %w (create it first: transferctl publisher create)", publisher, operator.ErrPublisherNotFound)
 			}
 			bar := newProgressBar(a.stderr, name)
-			report, err := catalog.NewImporter(store, catalog.WithWorkers(workers), catalog.WithProgress(bar.update)).
+			report, err := operator.NewImporter(store, operator.WithWorkers(workers), operator.WithProgress(bar.update)).
 				Import(ctx, publisher, in, size)
 			bar.finish()
 			for _, bad := range report.Invalid {
@@ -86,7 +86,7 @@ is lost); 2 bad command line.`,
 				if err := a.printJSON(struct {
 					PublisherID int64   `json:"publisherId"`
 					Seconds     float64 `json:"seconds"`
-					catalog.Report
+					operator.Report
 				}{int64(publisher), report.Elapsed.Seconds(), report}); err != nil {
 					return err
 				}

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/acme/purchase-transfer/internal/catalog"
+	"github.com/acme/purchase-transfer/internal/operator"
 )
 
 // progressBar shows an import's progress: a bar redrawn in place on a
@@ -23,7 +23,7 @@ type progressBar struct {
 
 	lastDraw    time.Time
 	drawn       bool
-	latest      catalog.Progress
+	latest      operator.Progress
 	nextPercent int64
 	nextLines   int
 }
@@ -36,7 +36,7 @@ func newProgressBar(w io.Writer, name string) *progressBar {
 	return &progressBar{w: w, name: name, terminal: ok && term.IsTerminal(int(f.Fd())), nextPercent: 10, nextLines: 10_000}
 }
 
-func (b *progressBar) update(p catalog.Progress) {
+func (b *progressBar) update(p operator.Progress) {
 	b.latest = p
 	if b.terminal {
 		if time.Since(b.lastDraw) < redrawEvery {
@@ -71,7 +71,7 @@ func (b *progressBar) finish() {
 
 const barWidth = 24
 
-func (b *progressBar) bar(p catalog.Progress) string {
+func (b *progressBar) bar(p operator.Progress) string {
 	if p.TotalBytes <= 0 {
 		return b.stats(p)
 	}
@@ -82,7 +82,7 @@ func (b *progressBar) bar(p catalog.Progress) string {
 
 // stats is "45% 45,000 lines, 12,345 lines/s, ETA 4s" (percent and ETA only
 // when the input's size is known).
-func (b *progressBar) stats(p catalog.Progress) string {
+func (b *progressBar) stats(p operator.Progress) string {
 	var parts []string
 	if p.TotalBytes > 0 {
 		parts = append(parts, fmt.Sprintf("%3d%% %s lines", p.Bytes*100/p.TotalBytes, thousands(int64(p.Lines))))

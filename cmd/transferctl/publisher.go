@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/acme/purchase-transfer/internal/catalog"
+	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -32,7 +32,7 @@ func newPublisherCommand(a *app) *cobra.Command {
 }
 
 // publishers is the catalog's publisher management on the connected table.
-func (a *app) publishers(ctx context.Context) (*catalog.Publishers, error) {
+func (a *app) publishers(ctx context.Context) (*operator.Publishers, error) {
 	c, err := a.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func (a *app) publishers(ctx context.Context) (*catalog.Publishers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return catalog.NewPublishers(store), nil
+	return operator.NewPublishers(store), nil
 }
 
 func (a *app) publisherCreateCommand() *cobra.Command {
@@ -150,14 +150,14 @@ func (a *app) publisherShowCommand() *cobra.Command {
 				type tokenView struct {
 					ID    string `json:"tokenId"`
 					State string `json:"state"`
-					catalog.TokenInfo
+					operator.TokenInfo
 				}
 				views := make([]tokenView, len(tokens))
 				for i, t := range tokens {
 					views[i] = tokenView{ID: t.ID(), State: t.State(now), TokenInfo: t}
 				}
 				return a.printJSON(struct {
-					catalog.PublisherInfo
+					operator.PublisherInfo
 					Tokens []tokenView `json:"tokens"`
 				}{p, views})
 			}
@@ -201,7 +201,7 @@ AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
 			if err != nil {
 				return err
 			}
-			var change catalog.PublisherChange
+			var change operator.PublisherChange
 			f := cmd.Flags()
 			if f.Changed("name") {
 				change.Name = &name
@@ -212,7 +212,7 @@ AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
 			if f.Changed("migration") {
 				change.MigrationInProgress = &migrating
 			}
-			if change == (catalog.PublisherChange{}) {
+			if change == (operator.PublisherChange{}) {
 				return usage("give at least one of --storekit2, --migration, --name")
 			}
 			ps, err := a.publishers(cmd.Context())
@@ -350,7 +350,7 @@ func (a *app) tokenOnlyFlag(cmd *cobra.Command) {
 }
 
 // printIssued shows a new token, the only time it is ever shown.
-func (a *app) printIssued(issued catalog.Issued, what string) error {
+func (a *app) printIssued(issued operator.Issued, what string) error {
 	switch {
 	case a.jsonOutput:
 		return a.printJSON(issued)

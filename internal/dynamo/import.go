@@ -7,12 +7,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/acme/purchase-transfer/internal/catalog"
+	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
 // InsertMissing stores the entries of an import that are not stored yet and
-// leaves every existing item untouched (catalog.Importer explains why).
+// leaves every existing item untouched (operator.Importer explains why).
 //
 // BatchWriteItem has no conditions, so "only if absent" is decided by a
 // strongly consistent read of the keys just before the writes. Items of
@@ -38,7 +38,7 @@ import (
 // purchase item is keyed by it). A purchase is therefore only ever stored
 // complete, and an import cut short is finished by running it again (a
 // stored purchase means its mappings are stored too).
-func (s *Store) InsertMissing(ctx context.Context, p transfer.PublisherID, entries []catalog.Entry) ([]catalog.Outcome, error) {
+func (s *Store) InsertMissing(ctx context.Context, p transfer.PublisherID, entries []operator.Entry) ([]operator.Outcome, error) {
 	// stored holds the keys read and found, with their items.
 	stored := map[key]map[string]types.AttributeValue{}
 	read := func(keys []key) error {
@@ -98,7 +98,7 @@ func (s *Store) InsertMissing(ctx context.Context, p transfer.PublisherID, entri
 	}
 
 	now := s.now().UTC()
-	out := make([]catalog.Outcome, len(entries))
+	out := make([]operator.Outcome, len(entries))
 	var first, last []any
 	// queued guards against writing one key twice in a batch, which
 	// BatchWriteItem refuses as a whole.

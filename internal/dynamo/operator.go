@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/acme/purchase-transfer/internal/catalog"
+	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -23,8 +23,8 @@ import (
 // (a publisher created twice, a token of an unknown publisher).
 
 // CreatePublisher stores a new publisher together with its first token, or
-// fails with catalog.ErrPublisherExists.
-func (s *Store) CreatePublisher(ctx context.Context, p transfer.Publisher, first catalog.NewToken) error {
+// fails with operator.ErrPublisherExists.
+func (s *Store) CreatePublisher(ctx context.Context, p transfer.Publisher, first operator.NewToken) error {
 	now := s.now().UTC()
 	pub, err := s.put(publisherItem{
 		key:                 publisherKey(p.ID),
@@ -43,13 +43,13 @@ func (s *Store) CreatePublisher(ctx context.Context, p transfer.Publisher, first
 	}
 	reasons, err := s.transact(ctx, []types.TransactWriteItem{pub, tok})
 	if failedCheck(reasons, 0) {
-		return catalog.ErrPublisherExists
+		return operator.ErrPublisherExists
 	}
 	return err
 }
 
 // UpdatePublisher changes the given settings of an existing publisher.
-func (s *Store) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c catalog.PublisherChange) error {
+func (s *Store) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c operator.PublisherChange) error {
 	var upd expression.UpdateBuilder
 	if c.Name != nil {
 		upd = upd.Set(expression.Name("name"), expression.Value(*c.Name))
@@ -75,7 +75,7 @@ func (s *Store) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c 
 	})
 	var failed *types.ConditionalCheckFailedException
 	if errors.As(err, &failed) {
-		return catalog.ErrPublisherNotFound
+		return operator.ErrPublisherNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("update publisher: %w", err)
@@ -84,7 +84,7 @@ func (s *Store) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c 
 }
 
 // PublisherInfo reads a publisher; nil when unknown.
-func (s *Store) PublisherInfo(ctx context.Context, id transfer.PublisherID) (*catalog.PublisherInfo, error) {
+func (s *Store) PublisherInfo(ctx context.Context, id transfer.PublisherID) (*operator.PublisherInfo, error) {
 	var item publisherItem
 	ok, err := s.getItem(ctx, publisherKey(id), &item)
 	if err != nil || !ok {
@@ -99,7 +99,7 @@ func (s *Store) PublisherInfo(ctx context.Context, id transfer.PublisherID) (*ca
 // operator's occasional read, paid in read capacity proportional to the table.
 // Scan is not part of API, which is what the request path uses; the real
 // client has it.
-func (s *Store) Publishers(ctx context.Context) ([]catalog.PublisherInfo, error) {
+func (s *Store) Publishers(ctx context.Context) ([]operator.PublisherInfo, error) {
 	e, err := expression.NewBuilder().
 		WithFilter(expression.Name(attrSK).Equal(expression.Value(skPublisher))).Build()
 	if err != nil {
@@ -115,7 +115,7 @@ func (s *Store) Publishers(ctx context.Context) ([]catalog.PublisherInfo, error)
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
-	var out []catalog.PublisherInfo
+	var out []operator.PublisherInfo
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -132,8 +132,8 @@ func (s *Store) Publishers(ctx context.Context) ([]catalog.PublisherInfo, error)
 	return out, nil
 }
 
-func (i publisherItem) info() catalog.PublisherInfo {
-	return catalog.PublisherInfo{
+func (i publisherItem) info() operator.PublisherInfo {
+	return operator.PublisherInfo{
 		ID:                  transfer.PublisherID(i.PublisherID),
 		Name:                i.Name,
 		StoreKit2Active:     i.StoreKit2Active,
@@ -143,14 +143,14 @@ func (i publisherItem) info() catalog.PublisherInfo {
 }
 
 // Tokens lists a publisher's tokens (their hashes and state, never a token).
-func (s *Store) Tokens(ctx context.Context, id transfer.PublisherID) ([]catalog.TokenInfo, error) {
+func (s *Store) Tokens(ctx context.Context, id transfer.PublisherID) ([]operator.TokenInfo, error) {
 	var items []tokenItem
 	if err := s.queryPrefix(ctx, publisherPK(id), prefixToken, &items); err != nil {
 		return nil, fmt.Errorf("query tokens: %w", err)
 	}
-	out := make([]catalog.TokenInfo, 0, len(items))
+	out := make([]operator.TokenInfo, 0, len(items))
 	for _, it := range items {
-		out = append(out, catalog.TokenInfo{
+		out = append(out, operator.TokenInfo{
 			Hash:      it.TokenHash,
 			Label:     it.Label,
 			CreatedAt: it.CreatedAt,
@@ -162,7 +162,7 @@ func (s *Store) Tokens(ctx context.Context, id transfer.PublisherID) ([]catalog.
 }
 
 // AddToken stores one more token of an existing publisher.
-func (s *Store) AddToken(ctx context.Context, id transfer.PublisherID, t catalog.NewToken) error {
+func (s *Store) AddToken(ctx context.Context, id transfer.PublisherID, t operator.NewToken) error {
 	exists, err := s.check(publisherKey(id), expression.AttributeExists(expression.Name(attrPK)))
 	if err != nil {
 		return err
@@ -173,14 +173,14 @@ func (s *Store) AddToken(ctx context.Context, id transfer.PublisherID, t catalog
 	}
 	reasons, err := s.transact(ctx, []types.TransactWriteItem{exists, tok})
 	if failedCheck(reasons, 0) {
-		return catalog.ErrPublisherNotFound
+		return operator.ErrPublisherNotFound
 	}
 	return err
 }
 
 // RotateToken stores a new token and lets the old one expire at graceUntil,
 // in one transaction. The old token must be live and not already rotated out.
-func (s *Store) RotateToken(ctx context.Context, id transfer.PublisherID, oldHash string, next catalog.NewToken, graceUntil time.Time) error {
+func (s *Store) RotateToken(ctx context.Context, id transfer.PublisherID, oldHash string, next operator.NewToken, graceUntil time.Time) error {
 	tok, err := s.newToken(id, next, s.now().UTC())
 	if err != nil {
 		return err
@@ -195,12 +195,12 @@ func (s *Store) RotateToken(ctx context.Context, id transfer.PublisherID, oldHas
 	}
 	reasons, err := s.transact(ctx, []types.TransactWriteItem{old, tok})
 	if failedCheck(reasons, 0) {
-		return catalog.ErrTokenNotLive
+		return operator.ErrTokenNotLive
 	}
 	return err
 }
 
-func (s *Store) newToken(id transfer.PublisherID, t catalog.NewToken, now time.Time) (types.TransactWriteItem, error) {
+func (s *Store) newToken(id transfer.PublisherID, t operator.NewToken, now time.Time) (types.TransactWriteItem, error) {
 	return s.put(tokenItem{
 		key:         tokenKey(id, t.Hash),
 		PublisherID: int64(id),

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
-	"github.com/acme/purchase-transfer/internal/lookupcache"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -103,7 +103,7 @@ func (r *envReader) readAPI(c *Config) {
 		Issuer:      r.getenv("JWT_ISSUER"),
 		Audience:    r.getenv("JWT_AUDIENCE"),
 	}
-	c.AuthCacheTTL = r.seconds("AUTH_CACHE_TTL_SECONDS", lookupcache.DefaultTTL)
+	c.AuthCacheTTL = r.seconds("AUTH_CACHE_TTL_SECONDS", directorycache.DefaultTTL)
 }
 
 func (r *envReader) required(name string) string {

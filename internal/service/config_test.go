@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acme/purchase-transfer/dev/samtemplate"
 	"github.com/acme/purchase-transfer/internal/service"
-	"github.com/acme/purchase-transfer/internal/stackdef"
 )
 
 // readers maps each function of template.yaml to the reader its main passes
@@ -106,13 +106,13 @@ func TestLocalEnvFileNamesDeclaredVariables(t *testing.T) {
 }
 
 // repoTemplate is the repository's template.yaml, and its path.
-func repoTemplate(t *testing.T) (*stackdef.Template, string) {
+func repoTemplate(t *testing.T) (*samtemplate.Template, string) {
 	t.Helper()
-	path, err := stackdef.FindTemplate()
+	path, err := samtemplate.FindTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := stackdef.Load(path)
+	tpl, err := samtemplate.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
-	"github.com/acme/purchase-transfer/internal/lookupcache"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -67,7 +67,7 @@ func New(cfg Config, c Clients, opts ...dynamo.Option) *Service {
 	return &Service{
 		Config:    cfg,
 		Store:     store,
-		Directory: lookupcache.New(store, cfg.AuthCacheTTL, lookupcache.DefaultChainTTL),
+		Directory: directorycache.New(store, cfg.AuthCacheTTL, directorycache.DefaultChainTTL),
 		Verifier:  auth.NewVerifier(cfg.JWT),
 	}
 }

@@ -1,0 +1,249 @@
+// Command local runs the whole service on this machine, without Docker: it
+// starts DynamoDB Local and ElasticMQ with the template's table and queues,
+// seeds demo data, serves the API with the same http.Handlers the Lambdas
+// use, and feeds the processor's SQS event handler from ElasticMQ as
+// Lambda's event source mapping would. Ctrl-C stops everything it started.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/acme/purchase-transfer/dev/demoseed"
+	"github.com/acme/purchase-transfer/dev/emulator"
+	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/directorycache"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/runenv"
+	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "address the API listens on")
+	stateDir := flag.String("state-dir", ".local", "folder for run.env and the emulators' logs")
+	// For `sam local start-api` (docs/deploy.md): emulators its Docker
+	// containers can reach, instead of ones on 127.0.0.1.
+	var external service.Endpoints
+	flag.StringVar(&external.DynamoDB, "dynamodb", "", "use this running DynamoDB (e.g. http://localhost:8000) instead of starting DynamoDB Local; needs -sqs")
+	flag.StringVar(&external.SQS, "sqs", "", "use this running SQS (e.g. http://localhost:9324) instead of starting ElasticMQ; needs -dynamodb")
+	flag.Parse()
+	if (external.DynamoDB == "") != (external.SQS == "") {
+		fmt.Fprintln(os.Stderr, "local: -dynamodb and -sqs go together")
+		os.Exit(2)
+	}
+
+	slog.SetDefault(lambdacontext.NewLogger())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, *stateDir, external); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, addr, stateDir string, external service.Endpoints) error {
+	// Fail before starting anything if the API's port is taken.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (is another `make run` running?): %w", addr, err)
+	}
+	defer ln.Close()
+
+	logDir := filepath.Join(stateDir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	started := time.Now()
+	var stack *localaws.Stack
+	if external.DynamoDB != "" {
+		fmt.Printf("Using DynamoDB at %s and SQS at %s ...\n", external.DynamoDB, external.SQS)
+		stack, err = localaws.Connect(external)
+	} else {
+		fmt.Println("Starting DynamoDB Local and ElasticMQ ...")
+		stack, err = localaws.Start(ctx, emulator.Options{LogDir: logDir, PeakThroughput: true})
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stack.Stop(); err != nil {
+			slog.Error("stopping the emulators", "error", err)
+		}
+		fmt.Println("Stopped the API, the processor and the emulators.")
+	}()
+	res, err := stack.DefaultResources(ctx)
+	if err != nil {
+		return err
+	}
+
+	jwtSecret := rand.Text() + rand.Text()
+	webhookCfg, sealingKey := localWebhookConfig(res)
+	cfg := service.Config{
+		TableName:        res.Table,
+		TransferQueueURL: res.TransferQueueURL(),
+		JWT:              auth.JWTConfig{HS256Secret: []byte(jwtSecret)},
+		AuthCacheTTL:     directorycache.DefaultTTL,
+		LockLease:        transfer.DefaultLockLease,
+		MaxReceives:      transferMaxReceives(stack),
+		Retention:        dynamo.DefaultRetention,
+		SweepGrace:       transfer.DefaultSweepGrace,
+		WebhookQueueURL:  res.QueueURLs[webhookQueueID],
+		Webhook:          webhookCfg,
+	}
+	svc := service.New(cfg, stack.Clients)
+	seeded, err := demoseed.Seed(ctx, svc.Store, time.Now())
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{Handler: svc.Handler(svc.Queue(stack.Clients)), ReadHeaderTimeout: 5 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...), Wait: 10 * time.Second}
+	pollerDone := make(chan error, 1)
+	pollCtx, stopPolling := context.WithCancel(context.Background())
+	defer stopPolling()
+	go func() { pollerDone <- poller.Run(pollCtx) }()
+	go sweepEvery(pollCtx, time.Minute, svc.Sweeper(svc.Queue(stack.Clients)))
+	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"))
+	if err != nil {
+		return err
+	}
+
+	apiURL := "http://" + ln.Addr().String()
+	envFile := filepath.Join(stateDir, "run.env")
+	if err := runenv.Write(envFile, hooks.with(runEnv(apiURL, jwtSecret, seeded, stack, res))); err != nil {
+		return err
+	}
+	printWalkthrough(apiURL, envFile, time.Since(started))
+	fmt.Print(hooks.walkthrough(envFile))
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		slog.Error("API server stopped", "error", err)
+	}
+	fmt.Println("\nShutting down ...")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	stopPolling()
+	<-pollerDone
+	hooks.wait()
+	_ = os.Remove(envFile)
+	return nil
+}
+
+// sweeper is the transfer sweeper, or the sweeper's webhook part.
+type sweeper interface {
+	Sweep(ctx context.Context) (int, error)
+}
+
+// sweepEvery runs a sweeper as the template's schedule does in AWS.
+func sweepEvery(ctx context.Context, every time.Duration, s sweeper) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				slog.ErrorContext(ctx, "sweep failed", "error", err)
+			}
+		}
+	}
+}
+
+// transferMaxReceives is the transfer queue's maxReceiveCount in the template.
+func transferMaxReceives(s *localaws.Stack) int {
+	q, err := s.Template.Queue(localaws.TransferQueueID)
+	if err != nil || q.MaxReceiveCount == 0 {
+		return 5
+	}
+	return q.MaxReceiveCount
+}
+
+func runEnv(apiURL, jwtSecret string, s demoseed.Seeded, stack *localaws.Stack, res localaws.Resources) map[string]string {
+	env := map[string]string{
+		"API_URL":                   apiURL,
+		"PUBLISHER_ID":              strconv.FormatInt(int64(demoseed.PublisherID), 10),
+		"PUBLISHER_TOKEN":           s.PublisherToken,
+		"OTHER_PUBLISHER_ID":        strconv.FormatInt(int64(demoseed.OtherPublisherID), 10),
+		"OTHER_PUBLISHER_TOKEN":     s.OtherPublisherToken,
+		"INACTIVE_PUBLISHER_TOKEN":  s.InactivePublisherToken,
+		"MIGRATING_PUBLISHER_TOKEN": s.MigratingPublisherToken,
+		"JWT_SECRET":                jwtSecret,
+		"CUSTOMER_A":                strconv.FormatInt(int64(demoseed.CustomerA), 10),
+		"CUSTOMER_B":                strconv.FormatInt(int64(demoseed.CustomerB), 10),
+		"CUSTOMER_C":                strconv.FormatInt(int64(demoseed.CustomerC), 10),
+		"TX_ACTIVE":                 demoseed.TxActive,
+		"TX_ACTIVE_2":               demoseed.TxActive2,
+		"TX_CHAIN_1":                demoseed.TxChain1,
+		"TX_CHAIN_2":                demoseed.TxChain2,
+		"TX_EXPIRED":                demoseed.TxExpired,
+		"TX_UNKNOWN":                demoseed.TxUnknown,
+		"TABLE_NAME":                res.Table,
+		"TRANSFER_QUEUE_URL":        res.TransferQueueURL(),
+		"TRANSFER_DLQ_URL":          res.TransferDLQURL(),
+	}
+	for k, v := range stack.Env() {
+		env[k] = v
+	}
+	return env
+}
+
+func printWalkthrough(apiURL, envFile string, took time.Duration) {
+	fmt.Printf(`
+Purchase transfer API on %s (ready in %.1fs). Ctrl-C stops everything.
+Demo data and credentials are in %s.
+
+Try it in another terminal:
+
+  set -a; source %s; set +a
+
+  # Move customer A's active purchase to customer B:
+  curl -si -X POST "$API_URL/purchases/transfers" \
+    -H "X-Publisher-Token: $PUBLISHER_TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"cleengCustomerId\": $CUSTOMER_B, \"transactionId\": \"$TX_ACTIVE\", \"ipAddress\": \"203.0.113.7\"}"
+
+  # Poll it (use the synchronizationId of the 202, or the Location header):
+  curl -s "$API_URL/purchases/synchronizations/<synchronizationId>" -H "X-Publisher-Token: $PUBLISHER_TOKEN"
+
+  # The same with your own id, as Cleeng's Correlation-Id:
+  curl -s -X POST "$API_URL/purchases/transfers" -H "X-Publisher-Token: $PUBLISHER_TOKEN" \
+    -H 'Content-Type: application/json' -H 'Correlation-Id: my-first-transfer' \
+    -d "{\"cleengCustomerId\": $CUSTOMER_C, \"transactionId\": \"$TX_CHAIN_2\"}"
+  curl -s "$API_URL/purchases/synchronizations/my-first-transfer" -H "X-Publisher-Token: $PUBLISHER_TOKEN"
+
+  # Inspect with the operator CLI (make run built it into bin/):
+  bin/transferctl --local purchase show $TX_ACTIVE      # owner, state, ownership history
+  bin/transferctl --local sync show my-first-transfer   # status, result, timings
+  bin/transferctl --local customer show $CUSTOMER_B     # what B owns now
+  bin/transferctl --local dlq list                      # dead-lettered transfers
+  bin/transferctl --help                                # publishers, tokens, import, ...
+
+Other cases: TX_EXPIRED (RECEIVED_EXPIRED_PURCHASE), TX_UNKNOWN (TRANSACTION_ID_NOT_FOUND),
+INACTIVE_PUBLISHER_TOKEN (SK2C0004), MIGRATING_PUBLISHER_TOKEN (SK2C0005).
+(curl -d sends a form Content-Type unless told otherwise; the API refuses it with REQ0004.)
+The AWS CLI reaches the emulators with the same file: aws dynamodb scan --table-name "$TABLE_NAME"
+
+`, apiURL, took.Seconds(), envFile, envFile)
+}
