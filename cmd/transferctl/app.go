@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,11 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
 
 	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -39,6 +42,8 @@ var stackOutputs = map[string]string{
 	"TransferQueueUrl":           settingTransferQ,
 	"TransferDeadLetterQueueUrl": settingTransferDLQ,
 	"ApiUrl":                     settingAPIURL,
+	"WebhookQueueUrl":            settingWebhookQ,
+	"WebhookDeadLetterQueueUrl":  settingWebhookDLQ,
 }
 
 // app is one run of the program: its output, its global flags, and the
@@ -65,7 +70,8 @@ type connection struct {
 	settings map[string]string
 	getenv   func(string) string
 	source   string
-	clients  service.Clients
+	db       *dynamodb.Client
+	sqs      *sqs.Client
 	aws      aws.Config
 }
 
@@ -86,13 +92,27 @@ func (c *connection) require(name string) (string, error) {
 	return "", fmt.Errorf("%s is not known from %s: use --local, --stack NAME, or set %s", name, c.source, name)
 }
 
+// stores are the DynamoDB adapter's stores transferctl works through.
+type stores struct {
+	operator   *dynamo.OperatorStore
+	syncs      *dynamo.SyncReader
+	endpoints  *dynamo.EndpointStore
+	deliveries *dynamo.DeliveryStore
+}
+
 // store is the DynamoDB adapter on the service's table.
-func (c *connection) store() (*dynamo.Store, error) {
-	table, err := c.require(settingTable)
+func (c *connection) store() (*stores, error) {
+	name, err := c.require(settingTable)
 	if err != nil {
 		return nil, err
 	}
-	return dynamo.New(c.clients.DynamoDB, table), nil
+	t := dynamo.NewTable(c.db, name)
+	return &stores{
+		operator:   dynamo.NewOperatorStore(t),
+		syncs:      dynamo.NewSyncReader(t),
+		endpoints:  dynamo.NewEndpointStore(t),
+		deliveries: dynamo.NewDeliveryStore(t),
+	}, nil
 }
 
 // connect resolves where the service is and builds the AWS clients.
@@ -105,7 +125,11 @@ func (a *app) connect(ctx context.Context) (*connection, error) {
 	}
 	c := &connection{settings: map[string]string{}, getenv: a.getenv, source: "the environment"}
 	var opts []func(*config.LoadOptions) error
-	endpoints := service.EndpointsFromEnv()
+	// The SDK's own variables, as its default configuration resolves them.
+	endpoints := map[string]string{
+		"AWS_ENDPOINT_URL_DYNAMODB": cmp.Or(a.getenv("AWS_ENDPOINT_URL_DYNAMODB"), a.getenv("AWS_ENDPOINT_URL")),
+		"AWS_ENDPOINT_URL_SQS":      cmp.Or(a.getenv("AWS_ENDPOINT_URL_SQS"), a.getenv("AWS_ENDPOINT_URL")),
+	}
 	if a.localFile != "" {
 		env, err := runenv.Read(a.localFile)
 		if err != nil {
@@ -116,7 +140,7 @@ func (a *app) connect(ctx context.Context) (*connection, error) {
 		// so no profile or SSO session is needed.
 		opts = append(opts, config.WithRegion(env["AWS_REGION"]),
 			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], "")))
-		endpoints = service.Endpoints{DynamoDB: env["AWS_ENDPOINT_URL_DYNAMODB"], SQS: env["AWS_ENDPOINT_URL_SQS"]}
+		endpoints = env
 	}
 	// An operator's bulk import may meet throttling a request path never
 	// does; the SDK's retryer is more patient here than its default of 3.
@@ -126,7 +150,8 @@ func (a *app) connect(ctx context.Context) (*connection, error) {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	c.aws = cfg
-	c.clients = service.NewClients(cfg, endpoints)
+	c.db = dynamo.NewClient(cfg, endpoints["AWS_ENDPOINT_URL_DYNAMODB"])
+	c.sqs = queue.NewClient(cfg, endpoints["AWS_ENDPOINT_URL_SQS"])
 	if a.stackName != "" {
 		outputs, err := stackSettings(ctx, cloudformation.NewFromConfig(cfg), a.stackName)
 		if err != nil {

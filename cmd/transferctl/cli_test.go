@@ -298,7 +298,7 @@ func TestImportReportsBadLinesAndIsIdempotent(t *testing.T) {
 	if again.PurchasesCreated != 0 || again.CustomersCreated != 0 || again.PurchasesExisting != n || again.CustomersExisting != n {
 		t.Fatalf("re-import created something: %+v", again)
 	}
-	store, err := f.svc.Store.PurchaseByTransaction(context.Background(), id, fmt.Sprintf("8%015d", n-1))
+	store, err := f.svc.Stores.Operator.PurchaseByTransaction(context.Background(), id, fmt.Sprintf("8%015d", n-1))
 	if err != nil || store == nil || store.Owner != 500_000_000+n-1 || store.OriginalTransactionID != fmt.Sprintf("9%015d", n-1) {
 		t.Fatalf("last purchase by its second transactionId: %+v %v", store, err)
 	}
@@ -328,7 +328,7 @@ func TestReimportKeepsWhatTransfersChanged(t *testing.T) {
 	if report.PurchasesCreated != 0 || report.PurchasesExisting != 4 || report.CustomersCreated != 0 {
 		t.Fatalf("re-import: %+v", report)
 	}
-	got, err := f.svc.Store.Purchase(context.Background(), id, "3100000000000011")
+	got, err := f.svc.Stores.Operator.Purchase(context.Background(), id, "3100000000000011")
 	if err != nil || got.Owner != 910000003 || got.Version != 1 {
 		t.Fatalf("after re-import the purchase must stay with its new owner at version 1: %+v %v", got, err)
 	}
@@ -483,7 +483,7 @@ func TestDeadLetterRedriveFinishesTheTransfer(t *testing.T) {
 	if len(letters) != 0 {
 		t.Fatalf("dead letters left after redrive: %+v", letters)
 	}
-	got, err := f.svc.Store.Purchase(context.Background(), id, "3100000000000001")
+	got, err := f.svc.Stores.Operator.Purchase(context.Background(), id, "3100000000000001")
 	if err != nil || got.Owner != 910000003 {
 		t.Fatalf("purchase after redrive: %+v %v", got, err)
 	}
@@ -520,7 +520,7 @@ func TestCustomerJWTIsAcceptedByTheAPI(t *testing.T) {
 // same catalog code as the CLI, and the walk-through's inspection commands.
 func TestDemoSeedIsInspectable(t *testing.T) {
 	f := newFixture(t)
-	seeded, err := demoseed.Seed(context.Background(), f.svc.Store, time.Now())
+	seeded, err := demoseed.Seed(context.Background(), f.svc.Stores.Operator, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,18 +17,8 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-func init() {
-	addCommandGroup(newDLQCommand)
-	addDeadLetterQueue(deadLetterQueue{
-		Name:          "transfer",
-		URLSetting:    settingTransferDLQ,
-		SourceSetting: settingTransferQ,
-		Reason:        transferDeadLetterReason,
-	})
-}
-
 // deadLetterQueue is a dead-letter queue the dlq commands know. Another
-// queue is one addDeadLetterQueue call from its own file's init.
+// queue is one entry in deadLetterQueues.
 type deadLetterQueue struct {
 	// Name is what the commands call it: "transfer", "webhook".
 	Name string
@@ -40,9 +30,11 @@ type deadLetterQueue struct {
 	Reason func(ctx context.Context, c *connection, m deadLetter) string
 }
 
-var deadLetterQueues []deadLetterQueue
-
-func addDeadLetterQueue(q deadLetterQueue) { deadLetterQueues = append(deadLetterQueues, q) }
+// deadLetterQueues are the service's dead-letter queues.
+var deadLetterQueues = []deadLetterQueue{
+	{Name: "transfer", URLSetting: settingTransferDLQ, SourceSetting: settingTransferQ, Reason: transferDeadLetterReason},
+	{Name: "webhook", URLSetting: settingWebhookDLQ, SourceSetting: settingWebhookQ, Reason: webhookDeadLetterReason},
+}
 
 // deadLetter is one message of a dead-letter queue, decoded as far as the
 // service's messages go: every one of them names a publisher and a
@@ -129,8 +121,8 @@ and makes them visible again right after; nothing is deleted.`,
 					missing = append(missing, q.Name+" ("+q.URLSetting+" not set)")
 					continue
 				}
-				letters, err := receiveAll(ctx, c.clients.SQS, url, max)
-				release(context.WithoutCancel(ctx), c.clients.SQS, url, letters)
+				letters, err := receiveAll(ctx, c.sqs, url, max)
+				release(context.WithoutCancel(ctx), c.sqs, url, letters)
 				if err != nil {
 					return fmt.Errorf("list %s dead letters: %w", q.Name, err)
 				}
@@ -209,7 +201,7 @@ others stay where they are.`,
 			if err != nil {
 				return err
 			}
-			moved, kept, err := redrive(ctx, c.clients.SQS, from, to, max, func(l deadLetter) bool {
+			moved, kept, err := redrive(ctx, c.sqs, from, to, max, func(l deadLetter) bool {
 				return len(syncIDs) == 0 || slices.Contains(syncIDs, l.SynchronizationID)
 			})
 			if a.jsonOutput && err == nil {
@@ -359,7 +351,7 @@ func transferDeadLetterReason(ctx context.Context, c *connection, l deadLetter) 
 	if err != nil {
 		return "unknown: " + err.Error()
 	}
-	s, ok, err := store.Get(ctx, l.PublisherID, l.SynchronizationID)
+	s, ok, err := store.syncs.Get(ctx, l.PublisherID, l.SynchronizationID)
 	switch {
 	case err != nil:
 		return "unknown: " + err.Error()

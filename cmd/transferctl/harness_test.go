@@ -19,13 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/acme/purchase-transfer/dev/emulator"
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -64,18 +64,18 @@ func TestMain(m *testing.M) {
 type fixture struct {
 	t       testing.TB
 	res     localaws.Resources
-	svc     *service.Service
+	svc     *inprocess.Service
 	server  *httptest.Server
 	envFile string
 	secret  string
 }
 
-type fixtureOption func(*service.Config, *[]localaws.ResourceOption)
+type fixtureOption func(*inprocess.Config, *[]localaws.ResourceOption)
 
 // withFastRetries makes a failing job dead-letter after maxReceives
 // deliveries one second apart.
 func withFastRetries(maxReceives int) fixtureOption {
-	return func(c *service.Config, r *[]localaws.ResourceOption) {
+	return func(c *inprocess.Config, r *[]localaws.ResourceOption) {
 		c.MaxReceives = maxReceives
 		*r = append(*r, localaws.WithQueueOverride(localaws.TransferQueueID, 1, maxReceives))
 	}
@@ -87,7 +87,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		t.Skip("needs the emulators (not in -short mode)")
 	}
 	secret := rand.Text()
-	cfg := service.Config{
+	cfg := inprocess.Config{
 		// No credential cache: a revoked or rotated-out token is refused by
 		// the very next request.
 		AuthCacheTTL: 0,
@@ -106,7 +106,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	}
 	cfg.TableName = res.Table
 	cfg.TransferQueueURL = res.TransferQueueURL()
-	f := &fixture{t: t, res: res, svc: service.New(cfg, stack.Clients), secret: secret}
+	f := &fixture{t: t, res: res, svc: inprocess.New(cfg, stack.Clients), secret: secret}
 	f.server = httptest.NewServer(f.svc.Handler(f.svc.Queue(stack.Clients)))
 	t.Cleanup(f.server.Close)
 

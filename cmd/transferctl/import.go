@@ -10,8 +10,6 @@ import (
 	"github.com/acme/purchase-transfer/internal/operator"
 )
 
-func init() { addCommandGroup(newImportCommand) }
-
 func newImportCommand(a *app) *cobra.Command {
 	var (
 		publisherFlag int64
@@ -67,13 +65,13 @@ is lost); 2 bad command line.`,
 			}
 			// An import into a publisher that does not exist would create
 			// data no token can ever reach.
-			if info, err := store.PublisherInfo(ctx, publisher); err != nil {
+			if info, err := store.operator.PublisherInfo(ctx, publisher); err != nil {
 				return err
 			} else if info == nil {
 				return fmt.Errorf("publisher %d: %w (create it first: transferctl publisher create)", publisher, operator.ErrPublisherNotFound)
 			}
 			bar := newProgressBar(a.stderr, name)
-			report, err := operator.NewImporter(store, operator.WithWorkers(workers), operator.WithProgress(bar.update)).
+			report, err := operator.NewImporter(store.operator, operator.WithWorkers(workers), operator.WithProgress(bar.update)).
 				Import(ctx, publisher, in, size)
 			bar.finish()
 			for _, bad := range report.Invalid {

@@ -12,15 +12,9 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-func init() {
-	addCommandGroup(newPurchaseCommand)
-	addCommandGroup(newSyncCommand)
-	addCommandGroup(newCustomerCommand)
-}
-
 // storeFor connects and returns the table's adapter and the publisher the
 // command works within.
-func (a *app) storeFor(ctx context.Context, publisherFlag int64) (*dynamo.Store, transfer.PublisherID, error) {
+func (a *app) storeFor(ctx context.Context, publisherFlag int64) (*stores, transfer.PublisherID, error) {
 	p, err := a.publisher(ctx, publisherFlag)
 	if err != nil {
 		return nil, 0, err
@@ -80,14 +74,14 @@ func newPurchaseCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pur, err := store.PurchaseByTransaction(ctx, p, tx)
+			pur, err := store.operator.PurchaseByTransaction(ctx, p, tx)
 			if err != nil {
 				return err
 			}
 			if pur == nil {
 				return fmt.Errorf("no purchase of publisher %d has transactionId %s", p, tx)
 			}
-			history, err := store.History(ctx, p, pur.OriginalTransactionID)
+			history, err := store.operator.History(ctx, p, pur.OriginalTransactionID)
 			if err != nil {
 				return err
 			}
@@ -172,11 +166,6 @@ type webhookDeliveryView struct {
 	DeliveredAt   *time.Time `json:"deliveredAt,omitempty"`
 }
 
-// webhookDeliveries reads the webhook deliveries of a synchronization. It
-// is nil until the webhook path stores deliveries; the sync show command
-// then says so.
-var webhookDeliveries func(ctx context.Context, c *connection, p transfer.PublisherID, syncID string) ([]webhookDeliveryView, error)
-
 func viewSync(s transfer.Synchronization) syncView {
 	v := syncView{
 		PublisherID: s.PublisherID, SynchronizationID: s.ID, CorrelationID: s.CorrelationID, Status: s.Status,
@@ -215,7 +204,7 @@ func newSyncCommand(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, ok, err := store.Get(ctx, p, id)
+			s, ok, err := store.syncs.Get(ctx, p, id)
 			if err != nil {
 				return err
 			}
@@ -223,16 +212,13 @@ func newSyncCommand(a *app) *cobra.Command {
 				return fmt.Errorf("publisher %d has no synchronization %s (records expire after SYNC_RETENTION_DAYS)", p, id)
 			}
 			v := viewSync(s)
-			webhooksKnown := webhookDeliveries != nil
-			if webhooksKnown {
-				if v.Webhooks, err = webhookDeliveries(ctx, a.conn, p, id); err != nil {
-					return err
-				}
+			if v.Webhooks, err = readWebhookDeliveries(ctx, a.conn, p, id); err != nil {
+				return err
 			}
 			if a.jsonOutput {
 				return a.printJSON(v)
 			}
-			a.printSync(v, webhooksKnown)
+			a.printSync(v)
 			return nil
 		},
 	}
@@ -240,7 +226,7 @@ func newSyncCommand(a *app) *cobra.Command {
 	return group("sync", "Inspect synchronizations (transfers)", show)
 }
 
-func (a *app) printSync(v syncView, webhooksKnown bool) {
+func (a *app) printSync(v syncView) {
 	t := a.table()
 	fmt.Fprintf(t, "Synchronization\t%s\n", v.SynchronizationID)
 	fmt.Fprintf(t, "Publisher\t%d\n", v.PublisherID)
@@ -272,8 +258,6 @@ func (a *app) printSync(v syncView, webhooksKnown bool) {
 	_ = t.Flush()
 	a.out("")
 	switch {
-	case !webhooksKnown:
-		a.out("Webhook deliveries: not recorded by this version of the service.")
 	case len(v.Webhooks) == 0:
 		a.out("Webhook deliveries: none (no endpoint subscribed, or not finalized yet).")
 	default:
@@ -312,14 +296,14 @@ which DynamoDB updates within about a second of a transfer.`,
 			if err != nil {
 				return err
 			}
-			cust, err := store.Customer(ctx, p, transfer.CustomerID(id))
+			cust, err := store.operator.Customer(ctx, p, transfer.CustomerID(id))
 			if err != nil {
 				return err
 			}
 			if cust == nil {
 				return fmt.Errorf("publisher %d has no customer %d", p, id)
 			}
-			owned, err := store.CustomerPurchases(ctx, p, transfer.CustomerID(id))
+			owned, err := store.operator.CustomerPurchases(ctx, p, transfer.CustomerID(id))
 			if err != nil {
 				return err
 			}

@@ -6,8 +6,8 @@
 // AWS_ENDPOINT_URL_*); --stack NAME reads the table and queue names from a
 // deployed stack, --local from the file `make run` writes.
 //
-// Every command lives in its own file and registers itself with
-// addCommandGroup (see root.go); `transferctl help` lists them.
+// rootCommand (root.go) builds the whole command tree; each command group
+// lives in its own file; `transferctl help` lists them.
 package main
 
 import (

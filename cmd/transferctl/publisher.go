@@ -11,8 +11,6 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-func init() { addCommandGroup(newPublisherCommand) }
-
 // defaultTokenGrace is how long a rotated-out token keeps working, so that
 // clients can switch to the new one without an outage.
 const defaultTokenGrace = 24 * time.Hour
@@ -41,7 +39,7 @@ func (a *app) publishers(ctx context.Context) (*operator.Publishers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return operator.NewPublishers(store), nil
+	return operator.NewPublishers(store.operator), nil
 }
 
 func (a *app) publisherCreateCommand() *cobra.Command {

@@ -23,21 +23,6 @@ const (
 	exitPartial = 3
 )
 
-// commandGroups build the top-level commands. A file adds its group from an
-// init function, so a new group touches no other file:
-//
-//	func init() { addCommandGroup(newWebhookCommand) }
-//
-//	func newWebhookCommand(a *app) *cobra.Command { ... }
-//
-// A command reaches AWS through a.connect(ctx), prints with a.out / a.table /
-// a.printJSON (honouring --json), and returns usage(...) for a bad command line.
-var commandGroups []func(*app) *cobra.Command
-
-func addCommandGroup(build func(*app) *cobra.Command) {
-	commandGroups = append(commandGroups, build)
-}
-
 // run is the whole program: it runs the command args name and returns the
 // exit code. Tests call it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -75,9 +60,20 @@ default configuration (environment, profiles, SSO).`,
 	pf.Lookup("local").NoOptDefVal = defaultLocalFile
 	pf.StringVar(&a.stackName, "stack", "", "use the deployed CloudFormation stack `NAME`")
 	pf.BoolVar(&a.jsonOutput, "json", false, "print JSON instead of tables")
-	for _, build := range commandGroups {
-		root.AddCommand(build(a))
-	}
+	// The whole command tree; each group is built in its own file. A
+	// command reaches AWS through a.connect(ctx), prints with a.out / a.table
+	// / a.printJSON (honouring --json), and returns usage(...) for a bad
+	// command line.
+	root.AddCommand(
+		newPublisherCommand(a),
+		newImportCommand(a),
+		newPurchaseCommand(a),
+		newCustomerCommand(a),
+		newSyncCommand(a),
+		newWebhookCommand(a),
+		newDLQCommand(a),
+		newTokenCommand(a),
+	)
 	return root
 }
 

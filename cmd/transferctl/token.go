@@ -10,8 +10,6 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-func init() { addCommandGroup(newTokenCommand) }
-
 func newTokenCommand(a *app) *cobra.Command {
 	var (
 		publisherFlag int64

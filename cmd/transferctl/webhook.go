@@ -22,19 +22,6 @@ const (
 	sealingKeyAdvice  = "WEBHOOK_SEALING_KEY is needed to seal signing secrets: with --local it is in run.env; for a stack, export it from the Secrets Manager secret named by the WebhookSealingKeySecretId parameter"
 )
 
-func init() {
-	addCommandGroup(newWebhookCommand)
-	stackOutputs["WebhookQueueUrl"] = settingWebhookQ
-	stackOutputs["WebhookDeadLetterQueueUrl"] = settingWebhookDLQ
-	webhookDeliveries = readWebhookDeliveries
-	addDeadLetterQueue(deadLetterQueue{
-		Name:          "webhook",
-		URLSetting:    settingWebhookDLQ,
-		SourceSetting: settingWebhookQ,
-		Reason:        webhookDeadLetterReason,
-	})
-}
-
 func newWebhookCommand(a *app) *cobra.Command {
 	return group("webhook", "Manage a publisher's webhook endpoints (inappPurchaseSyncResult)",
 		a.webhookSubscribeCommand(), a.webhookListCommand(), a.webhookRotateCommand(),
@@ -66,7 +53,7 @@ func (a *app) endpoints(ctx context.Context, publisherFlag int64, needKey bool) 
 	} else if needKey {
 		return nil, 0, fmt.Errorf("%s", sealingKeyAdvice)
 	}
-	return webhook.NewEndpoints(store, sealer, policy), p, nil
+	return webhook.NewEndpoints(store.endpoints, sealer, policy), p, nil
 }
 
 // endpointView is an endpoint as operators read it: never its secrets, only
@@ -339,7 +326,7 @@ func readWebhookDeliveries(ctx context.Context, c *connection, p transfer.Publis
 	if err != nil {
 		return nil, err
 	}
-	ds, err := store.Deliveries(ctx, p, syncID)
+	ds, err := store.deliveries.Deliveries(ctx, p, syncID)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +360,7 @@ func webhookDeadLetterReason(ctx context.Context, c *connection, l deadLetter) s
 	if err != nil {
 		return "unknown: " + err.Error()
 	}
-	ds, err := store.Deliveries(ctx, m.PublisherID, m.SynchronizationID)
+	ds, err := store.deliveries.Deliveries(ctx, m.PublisherID, m.SynchronizationID)
 	if err != nil {
 		return "unknown: " + err.Error()
 	}

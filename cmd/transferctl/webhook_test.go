@@ -14,9 +14,9 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
@@ -28,7 +28,7 @@ func (f *fixture) withWebhooks() {
 	f.t.Helper()
 	key, encoded := webhook.NewSealingKey()
 	f.svc.Config.WebhookQueueURL = f.res.QueueURLs["WebhookQueue"]
-	f.svc.Config.Webhook = service.WebhookConfig{
+	f.svc.Config.Webhook = inprocess.WebhookConfig{
 		DeadLetterQueueURL: f.res.QueueURLs["WebhookDeadLetterQueue"],
 		SealingKey:         key,
 		AttemptTimeout:     2 * time.Second,
@@ -94,11 +94,11 @@ func TestWebhookCommands(t *testing.T) {
 	}
 
 	customers := []transfer.CustomerID{transfer.CustomerID(pub)*10 + 1, transfer.CustomerID(pub)*10 + 2}
-	if err := f.svc.Store.PutCustomers(context.Background(), pub, customers...); err != nil {
+	if err := f.svc.Stores.Operator.PutCustomers(context.Background(), pub, customers...); err != nil {
 		t.Fatal(err)
 	}
 	tx := "tx-" + p
-	if err := f.svc.Store.PutPurchase(context.Background(), transfer.Purchase{PublisherID: pub, OriginalTransactionID: tx,
+	if err := f.svc.Stores.Operator.PutPurchase(context.Background(), transfer.Purchase{PublisherID: pub, OriginalTransactionID: tx,
 		TransactionIDs: []string{tx}, Owner: customers[0], OfferID: "S1_US", Kind: transfer.KindNonConsumable, State: transfer.StateActive}); err != nil {
 		t.Fatal(err)
 	}

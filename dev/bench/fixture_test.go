@@ -22,12 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/acme/purchase-transfer/dev/bench"
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
 	"github.com/acme/purchase-transfer/internal/queue"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -73,7 +73,8 @@ func newFixture(tb testing.TB) *fixture {
 		otx:       "2000000000000001",
 		jwtSecret: []byte("bench-secret-bench-secret-bench-secret"),
 	}
-	store := dynamo.New(f.db, table)
+	stores := inprocess.NewStores(dynamo.NewTable(f.db, table))
+	store := stores.Operator
 	var hash string
 	f.token, hash = auth.NewPublisherToken(f.publisher)
 	var err error
@@ -96,7 +97,7 @@ func newFixture(tb testing.TB) *fixture {
 			PublisherID: f.publisher, ID: id, RequestHash: "bench", TransactionID: f.tx, OriginalTransactionID: f.otx,
 			Target: f.target, IPAddress: "203.0.113.7", Status: transfer.StatusProcessing, CreatedAt: now, UpdatedAt: now,
 		}
-		steps = append(steps, store.Open(ctx, s, now.Add(transfer.DefaultLockLease)))
+		steps = append(steps, stores.Accept.Open(ctx, s, now.Add(transfer.DefaultLockLease)))
 		return s
 	}
 	// Status reads a finalized record, the largest one.
@@ -125,8 +126,8 @@ func newFixture(tb testing.TB) *fixture {
 	return f
 }
 
-func (f *fixture) config(cacheTTL time.Duration) service.Config {
-	return service.Config{
+func (f *fixture) config(cacheTTL time.Duration) inprocess.Config {
+	return inprocess.Config{
 		TableName:        table,
 		TransferQueueURL: queueURL,
 		JWT:              auth.JWTConfig{HS256Secret: f.jwtSecret},
@@ -158,27 +159,27 @@ func (f *fixture) portsHandlers() (transferH, statusH http.Handler) {
 
 // adapterHandlers serve the real DynamoDB and SQS adapters (attributevalue,
 // expression builders, the lookup cache) over fakes of the SDK clients'
-// interfaces: what service.New wires, minus the SDK.
+// interfaces: what inprocess.New wires, minus the SDK.
 func (f *fixture) adapterHandlers(cacheTTL time.Duration) (transferH, statusH http.Handler, proc *transfer.Processor) {
 	cfg := f.config(cacheTTL)
-	store := dynamo.New(f.db, table, dynamo.WithRetention(cfg.Retention))
-	dir := directorycache.New(store, cfg.AuthCacheTTL, directorycache.DefaultChainTTL)
+	stores := inprocess.NewStores(dynamo.NewTable(f.db, table, dynamo.WithRetention(cfg.Retention)))
+	dir := directorycache.New(stores.Directory, cfg.AuthCacheTTL, directorycache.DefaultChainTTL)
 	v := auth.NewVerifier(cfg.JWT)
-	acceptor := transfer.NewAcceptor(dir, store, queue.NewSender(&bench.FakeSQS{}, queueURL), transfer.WithLockLease(cfg.LockLease))
-	return httpapi.NewTransferHandler(acceptor, v), httpapi.NewStatusHandler(transfer.NewStatusReader(dir, store), v),
-		transfer.NewProcessor(store, transfer.WithMaxReceives(cfg.MaxReceives))
+	acceptor := transfer.NewAcceptor(dir, stores.Accept, queue.NewSender(&bench.FakeSQS{}, queueURL), transfer.WithLockLease(cfg.LockLease))
+	return httpapi.NewTransferHandler(acceptor, v), httpapi.NewStatusHandler(transfer.NewStatusReader(dir, stores.Syncs), v),
+		transfer.NewProcessor(stores.Work, transfer.WithMaxReceives(cfg.MaxReceives))
 }
 
 // sdkService is the service exactly as a Lambda main wires it, its SDK
 // clients answered in process by a bench.Wire (no network, no server).
-func (f *fixture) sdkService(cacheTTL time.Duration) (*service.Service, service.Clients) {
+func (f *fixture) sdkService(cacheTTL time.Duration) (*inprocess.Service, inprocess.Clients) {
 	awsCfg := aws.Config{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIDBENCH", "secret", "")),
 		HTTPClient:  bench.NewWire(f.db),
 	}
-	clients := service.NewClients(awsCfg, service.Endpoints{})
-	return service.New(f.config(cacheTTL), clients), clients
+	clients := inprocess.NewClients(awsCfg, inprocess.Endpoints{})
+	return inprocess.New(f.config(cacheTTL), clients), clients
 }
 
 type lambdaHTTP func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)

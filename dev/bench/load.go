@@ -21,11 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -102,10 +102,10 @@ type Env struct {
 	stack     *localaws.Stack
 	res       localaws.Resources
 	floorURL  string
-	cfg       service.Config
+	cfg       inprocess.Config
 	counter   *Counter
-	clients   service.Clients
-	svc       *service.Service
+	clients   inprocess.Clients
+	svc       *inprocess.Service
 	server    *httptest.Server
 	http      *http.Client
 	publisher transfer.PublisherID
@@ -163,7 +163,7 @@ func NewEnv(ctx context.Context, stack *localaws.Stack, purchases int) (*Env, er
 		return nil, fmt.Errorf("floor queue: %w", err)
 	}
 	e := &Env{stack: stack, res: res, floorURL: aws.ToString(floor.QueueUrl), counter: NewCounter()}
-	e.cfg = service.Config{
+	e.cfg = inprocess.Config{
 		TableName:        res.Table,
 		TransferQueueURL: res.TransferQueueURL(),
 		AuthCacheTTL:     time.Minute, // the run must not see the cache expire mid-phase
@@ -173,8 +173,8 @@ func NewEnv(ctx context.Context, stack *localaws.Stack, purchases int) (*Env, er
 	}
 	awsCfg := stack.AWSConfig()
 	awsCfg.HTTPClient = e.counter
-	e.clients = service.NewClients(awsCfg, stack.Endpoints())
-	e.svc = service.New(e.cfg, e.clients)
+	e.clients = inprocess.NewClients(awsCfg, stack.Endpoints())
+	e.svc = inprocess.New(e.cfg, e.clients)
 	e.server = httptest.NewServer(e.svc.Handler(e.svc.Queue(e.clients)))
 	e.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 
@@ -192,7 +192,7 @@ func (e *Env) Close() {
 }
 
 func (e *Env) seed(ctx context.Context, purchases int) error {
-	store := dynamo.New(e.stack.Clients.DynamoDB, e.res.Table)
+	store := dynamo.NewOperatorStore(dynamo.NewTable(e.stack.Clients.DynamoDB, e.res.Table))
 	e.publisher = transfer.PublisherID(100000001)
 	var hash string
 	e.token, hash = auth.NewPublisherToken(e.publisher)
@@ -337,7 +337,7 @@ func (e *Env) roundTrips(ctx context.Context) (RoundTripResult, error) {
 	}
 	// A fresh container: its own caches, the same counted clients.
 	fresh := func() *httptest.Server {
-		svc := service.New(e.cfg, e.clients)
+		svc := inprocess.New(e.cfg, e.clients)
 		return httptest.NewServer(svc.Handler(svc.Queue(e.clients)))
 	}
 	cold := fresh()
@@ -376,7 +376,7 @@ func (e *Env) roundTrips(ctx context.Context) (RoundTripResult, error) {
 	procCounter := NewCounter()
 	awsCfg := e.stack.AWSConfig()
 	awsCfg.HTTPClient = procCounter
-	proc := service.New(e.cfg, service.NewClients(awsCfg, e.stack.Endpoints())).ProcessorBatchHandler()
+	proc := inprocess.New(e.cfg, inprocess.NewClients(awsCfg, e.stack.Endpoints())).ProcessorBatchHandler()
 	msgs, err := e.receive(ctx, processorBatch)
 	if err != nil {
 		return r, err
@@ -643,7 +643,7 @@ func (e *Env) finalized(ctx context.Context, opt LoadOptions) (Latencies, error)
 	done := make(chan struct{})
 	p := &queue.Poller{
 		SQS: e.stack.Clients.SQS, QueueURL: e.res.TransferQueueURL(), Wait: time.Second,
-		Handler: service.New(e.cfg, e.stack.Clients).ProcessorBatchHandler(transfer.WithNotifier(notifier)),
+		Handler: inprocess.New(e.cfg, e.stack.Clients).ProcessorBatchHandler(transfer.WithNotifier(notifier)),
 	}
 	go func() { defer close(done); _ = p.Run(procCtx) }()
 	defer func() { stop(); <-done }()

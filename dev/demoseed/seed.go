@@ -51,7 +51,7 @@ type Seeded struct {
 // Seed writes the demo data through the operator's code paths: publishers
 // and tokens as `transferctl publisher create` makes them, customers and
 // purchases as JSON Lines through the importer of `transferctl import`.
-func Seed(ctx context.Context, s *dynamo.Store, now time.Time) (Seeded, error) {
+func Seed(ctx context.Context, s *dynamo.OperatorStore, now time.Time) (Seeded, error) {
 	var out Seeded
 	publishers := []struct {
 		pub   transfer.Publisher

@@ -26,7 +26,7 @@ import (
 func (e *env) importLines(p publisher, lines ...string) operator.Report {
 	e.t.Helper()
 	in := strings.Join(lines, "\n")
-	report, err := operator.NewImporter(e.svc.Store).Import(context.Background(), p.id, strings.NewReader(in), int64(len(in)))
+	report, err := operator.NewImporter(e.svc.Stores.Operator).Import(context.Background(), p.id, strings.NewReader(in), int64(len(in)))
 	if err != nil {
 		e.t.Fatalf("import: %v", err)
 	}
@@ -61,7 +61,7 @@ func (e *env) putOldStyleMapping(p publisher, otx string) {
 // chainAtAccept is what the accept path's lookup answers for tx.
 func (e *env) chainAtAccept(p publisher, tx string) string {
 	e.t.Helper()
-	got, err := e.svc.Store.Lookup(context.Background(), transfer.LookupKeys{Publisher: p.id, TransactionID: tx})
+	got, err := e.svc.Stores.Directory.Lookup(context.Background(), transfer.LookupKeys{Publisher: p.id, TransactionID: tx})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func (e *env) chainAtAccept(p publisher, tx string) string {
 // recordedChain is the originalTransactionId a synchronization record holds.
 func (e *env) recordedChain(p publisher, syncID string) string {
 	e.t.Helper()
-	rec, ok, err := e.svc.Store.Get(context.Background(), p.id, syncID)
+	rec, ok, err := e.svc.Stores.Syncs.Get(context.Background(), p.id, syncID)
 	if err != nil || !ok {
 		e.t.Fatalf("synchronization %s: found %v, %v", syncID, ok, err)
 	}
@@ -80,7 +80,7 @@ func (e *env) recordedChain(p publisher, syncID string) string {
 
 func (e *env) purchaseByTransaction(p publisher, tx string) *transfer.Purchase {
 	e.t.Helper()
-	got, err := e.svc.Store.PurchaseByTransaction(context.Background(), p.id, tx)
+	got, err := e.svc.Stores.Operator.PurchaseByTransaction(context.Background(), p.id, tx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestOldStyleMappingStillResolves(t *testing.T) {
 	}
 	lateSync := r.str("synchronizationId")
 	e.putOldStyleMapping(pub, late)
-	if err := e.svc.Store.PutPurchase(context.Background(), transfer.Purchase{PublisherID: pub.id, OriginalTransactionID: late,
+	if err := e.svc.Stores.Operator.PutPurchase(context.Background(), transfer.Purchase{PublisherID: pub.id, OriginalTransactionID: late,
 		TransactionIDs: []string{late}, Owner: a, OfferID: "S1_US", Kind: transfer.KindNonConsumable, State: transfer.StateActive}); err != nil {
 		t.Fatal(err)
 	}

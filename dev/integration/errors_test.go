@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/internal/auth"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -43,10 +43,10 @@ func TestEveryTransferError(t *testing.T) {
 	}
 
 	revokedToken, revokedHash := auth.NewPublisherToken(pub.id)
-	if err := e.svc.Store.PutToken(context.Background(), pub.id, revokedHash, "revoked"); err != nil {
+	if err := e.svc.Stores.Operator.PutToken(context.Background(), pub.id, revokedHash, "revoked"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Store.RevokeToken(context.Background(), pub.id, revokedHash); err != nil {
+	if err := e.svc.Stores.Operator.RevokeToken(context.Background(), pub.id, revokedHash); err != nil {
 		t.Fatal(err)
 	}
 	expiredJWT := mintJWT(t, e.jwtSecret, pub.id, cs[2], -time.Minute)
@@ -225,7 +225,7 @@ func TestStorageFailureIsAnInternalError(t *testing.T) {
 
 	cfg := e.svc.Config
 	cfg.TableName = "no-such-table-" + newTxID()
-	broken := service.New(cfg, stack.Clients)
+	broken := inprocess.New(cfg, stack.Clients)
 	srv := httptest.NewServer(broken.Handler(broken.Queue(stack.Clients)))
 	t.Cleanup(srv.Close)
 	e.server = srv

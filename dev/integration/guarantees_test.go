@@ -262,7 +262,7 @@ func TestTenantIsolation(t *testing.T) {
 
 func (e *env) job(p publisher, id string) transfer.Job {
 	e.t.Helper()
-	s, ok, err := e.svc.Store.Get(context.Background(), p.id, id)
+	s, ok, err := e.svc.Stores.Syncs.Get(context.Background(), p.id, id)
 	if err != nil || !ok {
 		e.t.Fatalf("get %s: %v %v", id, ok, err)
 	}

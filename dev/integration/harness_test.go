@@ -24,12 +24,12 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/acme/purchase-transfer/dev/emulator"
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 type env struct {
 	t         *testing.T
 	res       localaws.Resources
-	svc       *service.Service
+	svc       *inprocess.Service
 	jwtSecret []byte
 	queue     transfer.Queue
 	server    *httptest.Server
@@ -69,7 +69,7 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	cfg       service.Config
+	cfg       inprocess.Config
 	wrapQueue func(transfer.Queue) transfer.Queue
 	resources []localaws.ResourceOption
 }
@@ -94,7 +94,7 @@ func withFastRetries(maxReceives int) envOption {
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
-	c := envConfig{cfg: service.Config{
+	c := envConfig{cfg: inprocess.Config{
 		LockLease:   transfer.DefaultLockLease,
 		MaxReceives: 5,
 		Retention:   dynamo.DefaultRetention,
@@ -111,7 +111,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	c.cfg.TableName = res.Table
 	c.cfg.TransferQueueURL = res.TransferQueueURL()
 	e := &env{t: t, res: res, jwtSecret: c.cfg.JWT.HS256Secret, db: stack.Clients.DynamoDB, sqs: stack.Clients.SQS}
-	e.svc = service.New(c.cfg, stack.Clients)
+	e.svc = inprocess.New(c.cfg, stack.Clients)
 	e.queue = e.svc.Queue(stack.Clients)
 	if c.wrapQueue != nil {
 		e.queue = c.wrapQueue(e.queue)
@@ -159,11 +159,11 @@ func (e *env) seedPublisher(active, migrating bool) publisher {
 	e.t.Helper()
 	ctx := context.Background()
 	id := transfer.PublisherID(newID())
-	if err := e.svc.Store.PutPublisher(ctx, transfer.Publisher{ID: id, Name: "test", StoreKit2Active: active, MigrationInProgress: migrating}); err != nil {
+	if err := e.svc.Stores.Operator.PutPublisher(ctx, transfer.Publisher{ID: id, Name: "test", StoreKit2Active: active, MigrationInProgress: migrating}); err != nil {
 		e.t.Fatal(err)
 	}
 	token, hash := auth.NewPublisherToken(id)
-	if err := e.svc.Store.PutToken(ctx, id, hash, "test"); err != nil {
+	if err := e.svc.Stores.Operator.PutToken(ctx, id, hash, "test"); err != nil {
 		e.t.Fatal(err)
 	}
 	return publisher{id: id, token: token}
@@ -175,7 +175,7 @@ func (e *env) seedCustomers(p publisher, n int) []transfer.CustomerID {
 	for i := range ids {
 		ids[i] = transfer.CustomerID(newID())
 	}
-	if err := e.svc.Store.PutCustomers(context.Background(), p.id, ids...); err != nil {
+	if err := e.svc.Stores.Operator.PutCustomers(context.Background(), p.id, ids...); err != nil {
 		e.t.Fatal(err)
 	}
 	return ids
@@ -198,7 +198,7 @@ func (e *env) seedPurchase(p publisher, owner transfer.CustomerID, state transfe
 		State:                 state,
 		ExpiresAt:             expires,
 	}
-	if err := e.svc.Store.PutPurchase(context.Background(), pur); err != nil {
+	if err := e.svc.Stores.Operator.PutPurchase(context.Background(), pur); err != nil {
 		e.t.Fatal(err)
 	}
 	return pur
@@ -311,7 +311,7 @@ func (e *env) items() map[string][]map[string]any {
 
 func (e *env) purchase(p publisher, otx string) *transfer.Purchase {
 	e.t.Helper()
-	got, err := e.svc.Store.Purchase(context.Background(), p.id, otx)
+	got, err := e.svc.Stores.Operator.Purchase(context.Background(), p.id, otx)
 	if err != nil || got == nil {
 		e.t.Fatalf("purchase %s: %v %v", otx, got, err)
 	}
@@ -320,7 +320,7 @@ func (e *env) purchase(p publisher, otx string) *transfer.Purchase {
 
 func (e *env) history(p publisher, otx string) []dynamo.HistoryEntry {
 	e.t.Helper()
-	h, err := e.svc.Store.History(context.Background(), p.id, otx)
+	h, err := e.svc.Stores.Operator.History(context.Background(), p.id, otx)
 	if err != nil {
 		e.t.Fatal(err)
 	}

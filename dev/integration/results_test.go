@@ -46,7 +46,7 @@ func TestEveryResult(t *testing.T) {
 		if len(hist) != 1 || transfer.CustomerID(hist[0].From) != a || transfer.CustomerID(hist[0].To) != b || hist[0].SynchronizationID != id {
 			t.Errorf("history = %+v, want one entry %d -> %d by %s", hist, a, b, id)
 		}
-		cust, err := e.svc.Store.Customer(context.Background(), pub.id, b)
+		cust, err := e.svc.Stores.Operator.Customer(context.Background(), pub.id, b)
 		if err != nil || cust == nil || cust.LastIPAddress != "203.0.113.7" || cust.LastActivityAt == nil {
 			t.Errorf("target customer activity not recorded: %+v %v", cust, err)
 		}
@@ -124,7 +124,7 @@ func TestTransferFailedAfterRetries(t *testing.T) {
 	}
 	id := r.str("synchronizationId")
 
-	failing := &failingStore{WorkStore: e.svc.Store, failFinalize: func(f transfer.Finalization) bool {
+	failing := &failingStore{WorkStore: e.svc.Stores.Work, failFinalize: func(f transfer.Finalization) bool {
 		return f.Sync.Result != transfer.ResultTransferFailed
 	}}
 	e.runPoller(queueHandler(transfer.NewProcessor(failing, transfer.WithMaxReceives(2))))

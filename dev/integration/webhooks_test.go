@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/internal/queue"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
@@ -68,7 +68,7 @@ func newHookEnv(t *testing.T, hc hookConfig) *hookEnv {
 	})
 	key, _ := webhook.NewSealingKey()
 	e.svc.Config.WebhookQueueURL = e.res.QueueURLs[webhookQueueID]
-	e.svc.Config.Webhook = service.WebhookConfig{
+	e.svc.Config.Webhook = inprocess.WebhookConfig{
 		DeadLetterQueueURL: e.res.QueueURLs[webhookDLQID],
 		SealingKey:         key,
 		AttemptTimeout:     hc.timeout,
@@ -194,7 +194,7 @@ func (h *hookEnv) finalizedTransfer(p publisher) transfer.Synchronization {
 	}
 	id := r.str("synchronizationId")
 	h.waitFinalized(tokenHeader(p), id)
-	s, _, err := h.svc.Store.Get(context.Background(), p.id, id)
+	s, _, err := h.svc.Stores.Syncs.Get(context.Background(), p.id, id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func (h *hookEnv) finalizedTransfer(p publisher) transfer.Synchronization {
 
 func (h *hookEnv) deliveries(s transfer.Synchronization) map[string]webhook.Delivery {
 	h.t.Helper()
-	ds, err := h.svc.Store.Deliveries(context.Background(), s.PublisherID, s.ID)
+	ds, err := h.svc.Stores.Deliveries.Deliveries(context.Background(), s.PublisherID, s.ID)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestWebhookDelivered(t *testing.T) {
 	if id := got.header.Get("webhook-id"); id != d.EventID || id != transfer.EventID(s) {
 		t.Errorf("webhook-id %q, delivery event %q, synchronization event %q", id, d.EventID, transfer.EventID(s))
 	}
-	ev, err := h.svc.Store.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: s.ID})
+	ev, err := h.svc.Stores.Events.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: s.ID})
 	if err != nil || ev == nil || !ev.Dispatched {
 		t.Errorf("event = %+v, %v; want it recorded and dispatched", ev, err)
 	}
@@ -427,7 +427,7 @@ func TestWebhookGone(t *testing.T) {
 
 	later := h.finalizedTransfer(pub)
 	waitFor(t, "later event dispatched", 10*time.Second, func() bool {
-		ev, err := h.svc.Store.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: later.ID})
+		ev, err := h.svc.Stores.Events.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: later.ID})
 		return err == nil && ev != nil && ev.Dispatched
 	})
 	h.drained(5 * time.Second)
@@ -647,7 +647,7 @@ func TestWebhookLostAnnouncement(t *testing.T) {
 	})
 	verify(t, secret, rc.waitRequests(t, 1, 10*time.Second)[0])
 	h.waitDelivery(s, ep.ID, 5*time.Second, in(webhook.StateDelivered))
-	pending, err := h.svc.Store.PendingEvents(context.Background(), time.Now().Add(time.Minute), 10)
+	pending, err := h.svc.Stores.Events.PendingEvents(context.Background(), time.Now().Add(time.Minute), 10)
 	if err != nil || len(pending) != 0 {
 		t.Errorf("pending events after dispatch: %v, %v", pending, err)
 	}

@@ -31,7 +31,6 @@ import (
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -104,7 +103,7 @@ func run(m *testing.M) int {
 type deployment struct {
 	tb        testing.TB
 	res       localaws.Resources
-	store     *dynamo.Store
+	store     *dynamo.OperatorStore
 	queueARN  string
 	basePath  string
 	jwtSecret []byte
@@ -128,7 +127,7 @@ func newDeployment(tb testing.TB, basePath string) *deployment {
 	d := &deployment{
 		tb:        tb,
 		res:       res,
-		store:     service.New(service.Config{TableName: res.Table}, stack.Clients).Store,
+		store:     dynamo.NewOperatorStore(dynamo.NewTable(stack.Clients.DynamoDB, res.Table)),
 		queueARN:  arn.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
 		basePath:  basePath,
 		jwtSecret: []byte(rand.Text()),

@@ -21,8 +21,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/acme/purchase-transfer/dev/emulator"
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/samtemplate"
-	"github.com/acme/purchase-transfer/internal/service"
 )
 
 // Logical ids of the template's resources the service uses.
@@ -42,8 +42,8 @@ type Stack struct {
 	DynamoDB  *emulator.Server
 	SQS       *emulator.Server
 	Template  *samtemplate.Template
-	Clients   service.Clients
-	endpoints service.Endpoints
+	Clients   inprocess.Clients
+	endpoints inprocess.Endpoints
 }
 
 // Start starts both emulators, ElasticMQ with the template's queues declared
@@ -68,12 +68,12 @@ func Start(ctx context.Context, opt emulator.Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStack(tpl, db, mq, service.Endpoints{DynamoDB: db.Endpoint, SQS: mq.Endpoint}), nil
+	return newStack(tpl, db, mq, inprocess.Endpoints{DynamoDB: db.Endpoint, SQS: mq.Endpoint}), nil
 }
 
 // Connect uses a DynamoDB and an SQS that already run, such as DynamoDB Local
 // and ElasticMQ in Docker for `sam local`, instead of starting them.
-func Connect(endpoints service.Endpoints) (*Stack, error) {
+func Connect(endpoints inprocess.Endpoints) (*Stack, error) {
 	tpl, err := loadTemplate()
 	if err != nil {
 		return nil, err
@@ -81,9 +81,9 @@ func Connect(endpoints service.Endpoints) (*Stack, error) {
 	return newStack(tpl, nil, nil, endpoints), nil
 }
 
-func newStack(tpl *samtemplate.Template, db, mq *emulator.Server, e service.Endpoints) *Stack {
+func newStack(tpl *samtemplate.Template, db, mq *emulator.Server, e inprocess.Endpoints) *Stack {
 	st := &Stack{DynamoDB: db, SQS: mq, Template: tpl, endpoints: e}
-	st.Clients = service.NewClients(st.AWSConfig(), e)
+	st.Clients = inprocess.NewClients(st.AWSConfig(), e)
 	return st
 }
 
@@ -101,7 +101,7 @@ func (s *Stack) Stop() error {
 }
 
 // Endpoints are the emulators' endpoints.
-func (s *Stack) Endpoints() service.Endpoints {
+func (s *Stack) Endpoints() inprocess.Endpoints {
 	return s.endpoints
 }
 

@@ -4,15 +4,43 @@ package main
 
 import (
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 func main() {
+	config.TuneGC()
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, clients := service.Boot(service.ProcessorConfig)
-	lambda.Start(svc.ProcessorBatchHandler(svc.WebhookAnnouncement(clients)...))
+
+	// Configuration: the variables template.yaml gives this function.
+	cfg := config.Must(config.ReadProcessor(os.Getenv))
+	awsCfg := config.Must(config.AWS())
+
+	// Clients, once per container.
+	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
+	sqsClient := queue.NewClient(awsCfg, cfg.Endpoints.SQS)
+
+	// Adapters.
+	table := dynamo.NewTable(db, cfg.TableName)
+	opts := []transfer.Option{transfer.WithMaxReceives(cfg.MaxReceives)}
+	if cfg.WebhookQueueURL != "" {
+		// Each committed finalization's event is announced to the webhook
+		// queue at once; without the queue the sweeper finds it later.
+		announcer := webhook.NewAnnouncer(queue.NewWebhookQueue(sqsClient, cfg.WebhookQueueURL, ""), webhook.DefaultAnnounceTimeout)
+		opts = append(opts, transfer.WithNotifier(announcer))
+	}
+
+	// Domain.
+	processor := transfer.NewProcessor(dynamo.NewWorkStore(table), opts...)
+
+	// Handler.
+	lambda.Start(queue.TransferBatchHandler(processor))
 }

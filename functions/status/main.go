@@ -1,18 +1,41 @@
-// Command status is the Lambda behind GET /purchases/synchronizations/{id}.
+// Command status is the Lambda behind GET /purchases/synchronizations/{id}:
+// it reads one synchronization record, as the caller may see it.
 package main
 
 import (
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/directorycache"
+	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
-	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
 func main() {
+	config.TuneGC()
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, _ := service.Boot(service.StatusConfig)
-	lambda.Start(httpapi.LambdaHandler(svc.StatusHandler(), svc.Config.BasePath))
+
+	// Configuration: the variables template.yaml gives this function.
+	cfg := config.Must(config.ReadStatus(os.Getenv))
+	awsCfg := config.Must(config.AWS())
+
+	// Clients, once per container.
+	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
+
+	// Adapters.
+	table := dynamo.NewTable(db, cfg.TableName)
+	directory := directorycache.New(dynamo.NewDirectory(table), cfg.AuthCacheTTL, directorycache.DefaultChainTTL)
+
+	// Domain.
+	reader := transfer.NewStatusReader(directory, dynamo.NewSyncReader(table))
+
+	// Handler.
+	handler := httpapi.NewStatusHandler(reader, auth.NewVerifier(cfg.JWT))
+	lambda.Start(httpapi.LambdaHandler(handler, cfg.BasePath))
 }

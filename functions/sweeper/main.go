@@ -1,24 +1,47 @@
 // Command sweeper runs on a schedule and re-enqueues synchronizations that
 // stayed unfinished past their grace period (a job lost between the
-// accepting transaction and SQS, or dead-lettered before it was finalized).
+// accepting transaction and SQS, or dead-lettered before it was finalized),
+// and re-announces webhook events whose fan-out never started.
 package main
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 func main() {
+	config.TuneGC()
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, clients := service.Boot(service.SweeperConfig)
-	sweeper := svc.Sweeper(svc.Queue(clients))
-	redispatcher := svc.Redispatcher(clients)
+
+	// Configuration: the variables template.yaml gives this function.
+	cfg := config.Must(config.ReadSweeper(os.Getenv))
+	awsCfg := config.Must(config.AWS())
+
+	// Clients, once per container.
+	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
+	sqsClient := queue.NewClient(awsCfg, cfg.Endpoints.SQS)
+
+	// Adapters and domain.
+	table := dynamo.NewTable(db, cfg.TableName)
+	sweeper := transfer.NewSweeper(dynamo.NewSweepStore(table), queue.NewSender(sqsClient, cfg.TransferQueueURL), cfg.SweepGrace)
+	var redispatcher *webhook.Redispatcher
+	if cfg.WebhookQueueURL != "" {
+		redispatcher = webhook.NewRedispatcher(dynamo.NewEventStore(table),
+			queue.NewWebhookQueue(sqsClient, cfg.WebhookQueueURL, ""), cfg.SweepGrace)
+	}
+
+	// Handler.
 	lambda.Start(func(ctx context.Context) error {
 		n, err := sweeper.Sweep(ctx)
 		slog.InfoContext(ctx, "sweep done", "requeued", n)

@@ -1,18 +1,45 @@
-// Command transfer is the Lambda behind POST /purchases/transfers.
+// Command transfer is the Lambda behind POST /purchases/transfers: it
+// checks the request, opens the synchronization (record and locks, one
+// conditional transaction), enqueues its job and answers 202.
 package main
 
 import (
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/directorycache"
+	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
-	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
 func main() {
+	config.TuneGC()
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, clients := service.Boot(service.TransferConfig)
-	lambda.Start(httpapi.LambdaHandler(svc.TransferHandler(svc.Queue(clients)), svc.Config.BasePath))
+
+	// Configuration: the variables template.yaml gives this function.
+	cfg := config.Must(config.ReadTransfer(os.Getenv))
+	awsCfg := config.Must(config.AWS())
+
+	// Clients, once per container.
+	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
+	sqsClient := queue.NewClient(awsCfg, cfg.Endpoints.SQS)
+
+	// Adapters.
+	table := dynamo.NewTable(db, cfg.TableName, dynamo.WithRetention(cfg.Retention))
+	directory := directorycache.New(dynamo.NewDirectory(table), cfg.AuthCacheTTL, directorycache.DefaultChainTTL)
+	jobs := queue.NewSender(sqsClient, cfg.TransferQueueURL)
+
+	// Domain.
+	acceptor := transfer.NewAcceptor(directory, dynamo.NewAcceptStore(table), jobs, transfer.WithLockLease(cfg.LockLease))
+
+	// Handler.
+	handler := httpapi.NewTransferHandler(acceptor, auth.NewVerifier(cfg.JWT), httpapi.WithBasePath(cfg.BasePath))
+	lambda.Start(httpapi.LambdaHandler(handler, cfg.BasePath))
 }

@@ -10,16 +10,40 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/webhook"
+	"github.com/acme/purchase-transfer/internal/webhook/egress"
 )
 
 func main() {
+	config.TuneGC()
 	slog.SetDefault(lambdacontext.NewLogger())
-	svc, clients := service.Boot(service.WebhookFunctionConfig)
-	handler, err := svc.WebhookBatchHandler(clients)
-	if err != nil {
-		slog.Error("webhook configuration", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(handler)
+
+	// Configuration: the variables template.yaml gives this function.
+	cfg := config.Must(config.ReadWebhook(os.Getenv))
+	awsCfg := config.Must(config.AWS())
+
+	// Clients, once per container.
+	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
+	sqsClient := queue.NewClient(awsCfg, cfg.Endpoints.SQS)
+
+	// Adapters. In AWS a delivery may only call public https endpoints.
+	policy := egress.Policy{}
+	table := dynamo.NewTable(db, cfg.TableName)
+	webhookQueue := queue.NewWebhookQueue(sqsClient, cfg.WebhookQueueURL, cfg.DeadLetterQueueURL)
+	sealer := config.Must(webhook.NewSealer(cfg.SealingKey))
+	endpointStore := dynamo.NewEndpointStore(table)
+	endpoints := webhook.NewEndpoints(endpointStore, sealer, policy)
+	sender := webhook.NewSender(policy, cfg.AttemptTimeout)
+
+	// Domain.
+	worker := webhook.NewWorker(
+		webhook.NewDispatcher(dynamo.NewEventStore(table), endpointStore, webhookQueue),
+		webhook.NewDeliverer(dynamo.NewDeliveryStore(table), webhookQueue, endpoints, sealer, sender, cfg.Retry, cfg.AttemptTimeout),
+	)
+
+	// Handler.
+	lambda.Start(queue.WebhookBatchHandler(worker, webhookQueue))
 }

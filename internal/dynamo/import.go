@@ -11,6 +11,8 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
+// The bulk import of customers and purchases (OperatorStore).
+
 // InsertMissing stores the entries of an import that are not stored yet and
 // leaves every existing item untouched (operator.Importer explains why).
 //
@@ -38,7 +40,7 @@ import (
 // purchase item is keyed by it). A purchase is therefore only ever stored
 // complete, and an import cut short is finished by running it again (a
 // stored purchase means its mappings are stored too).
-func (s *Store) InsertMissing(ctx context.Context, p transfer.PublisherID, entries []operator.Entry) ([]operator.Outcome, error) {
+func (s *OperatorStore) InsertMissing(ctx context.Context, p transfer.PublisherID, entries []operator.Entry) ([]operator.Outcome, error) {
 	// stored holds the keys read and found, with their items.
 	stored := map[key]map[string]types.AttributeValue{}
 	read := func(keys []key) error {

@@ -66,6 +66,12 @@ type SynchronizationStore interface {
 	// Abandon undoes Open when the job could not be enqueued: it removes the
 	// record and the locks, but only as long as this synchronization owns them.
 	Abandon(ctx context.Context, s Synchronization) error
+	SynchronizationReader
+}
+
+// SynchronizationReader reads stored synchronizations: the status
+// endpoint's whole port, and how Acceptor answers a replay.
+type SynchronizationReader interface {
 	// Get reads one synchronization of a publisher; found is false when unknown.
 	Get(ctx context.Context, publisher PublisherID, id string) (s Synchronization, found bool, err error)
 }

@@ -7,11 +7,11 @@ import "context"
 // else is indistinguishable from an unknown id.
 type StatusReader struct {
 	directory Directory
-	store     SynchronizationStore
+	store     SynchronizationReader
 }
 
 // NewStatusReader wires the status rules to their ports.
-func NewStatusReader(d Directory, s SynchronizationStore) *StatusReader {
+func NewStatusReader(d Directory, s SynchronizationReader) *StatusReader {
 	return &StatusReader{directory: d, store: s}
 }
 

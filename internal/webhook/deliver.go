@@ -35,7 +35,7 @@ const leaseMargin = 30 * time.Second
 // Deliverer makes the attempts of deliveries, one per deliver message, and
 // decides what follows each.
 type Deliverer struct {
-	store     Store
+	store     DeliveryStore
 	queue     Queue
 	endpoints *Endpoints
 	sealer    *Sealer
@@ -46,7 +46,7 @@ type Deliverer struct {
 }
 
 // NewDeliverer wires the attempts to their ports. timeout is the sender's.
-func NewDeliverer(s Store, q Queue, endpoints *Endpoints, sealer *Sealer, sender AttemptSender, retry RetryPolicy, timeout time.Duration) *Deliverer {
+func NewDeliverer(s DeliveryStore, q Queue, endpoints *Endpoints, sealer *Sealer, sender AttemptSender, retry RetryPolicy, timeout time.Duration) *Deliverer {
 	return &Deliverer{store: s, queue: q, endpoints: endpoints, sealer: sealer, sender: sender, retry: retry,
 		lease: timeout + leaseMargin, now: time.Now}
 }

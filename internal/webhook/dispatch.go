@@ -42,14 +42,14 @@ func (a *Announcer) Finalized(ctx context.Context, s transfer.Synchronization) {
 // per (event, endpoint), each with its own message, so that endpoints never
 // wait for one another.
 type Dispatcher struct {
-	store     Store
+	store     EventStore
 	endpoints EndpointStore
 	queue     Queue
 	now       func() time.Time
 }
 
 // NewDispatcher wires the fan-out to its ports.
-func NewDispatcher(s Store, e EndpointStore, q Queue) *Dispatcher {
+func NewDispatcher(s EventStore, e EndpointStore, q Queue) *Dispatcher {
 	return &Dispatcher{store: s, endpoints: e, queue: q, now: time.Now}
 }
 
@@ -109,7 +109,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, k EventKey) error {
 // events whose announcement was lost (the processor crashed after its
 // commit, or the queue refused the message).
 type Redispatcher struct {
-	store Store
+	store EventStore
 	queue Queue
 	grace time.Duration
 	now   func() time.Time
@@ -118,7 +118,7 @@ type Redispatcher struct {
 
 // NewRedispatcher dispatches events still pending grace after they were
 // recorded (or last re-dispatched).
-func NewRedispatcher(s Store, q Queue, grace time.Duration) *Redispatcher {
+func NewRedispatcher(s EventStore, q Queue, grace time.Duration) *Redispatcher {
 	return &Redispatcher{store: s, queue: q, grace: grace, now: time.Now, batch: 100}
 }
 

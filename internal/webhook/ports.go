@@ -69,8 +69,8 @@ type Attempt struct {
 // (or the delivery moved on).
 var ErrClaimLost = errors.New("the attempt was claimed elsewhere")
 
-// Store is the storage of events and deliveries.
-type Store interface {
+// EventStore is the storage of events and their fan-out.
+type EventStore interface {
 	// Event reads a synchronization's event; nil when there is none.
 	Event(ctx context.Context, k EventKey) (*Event, error)
 	// OpenDeliveries creates a pending delivery of ev for each endpoint that
@@ -83,7 +83,10 @@ type Store interface {
 	PendingEvents(ctx context.Context, before time.Time, limit int) ([]EventKey, error)
 	// Redispatched restarts an event's grace period, if it is still pending.
 	Redispatched(ctx context.Context, k EventKey, at time.Time) error
+}
 
+// DeliveryStore is the storage of deliveries and their attempts.
+type DeliveryStore interface {
 	// LoadAttempt reads a delivery, its endpoint and its synchronization.
 	LoadAttempt(ctx context.Context, k DeliveryKey) (Attempt, error)
 	// Claim starts attempt number d.Attempts+1, if the delivery is still

@@ -24,13 +24,13 @@ import (
 
 	"github.com/acme/purchase-transfer/dev/demoseed"
 	"github.com/acme/purchase-transfer/dev/emulator"
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -39,7 +39,7 @@ func main() {
 	stateDir := flag.String("state-dir", ".local", "folder for run.env and the emulators' logs")
 	// For `sam local start-api` (docs/deploy.md): emulators its Docker
 	// containers can reach, instead of ones on 127.0.0.1.
-	var external service.Endpoints
+	var external inprocess.Endpoints
 	flag.StringVar(&external.DynamoDB, "dynamodb", "", "use this running DynamoDB (e.g. http://localhost:8000) instead of starting DynamoDB Local; needs -sqs")
 	flag.StringVar(&external.SQS, "sqs", "", "use this running SQS (e.g. http://localhost:9324) instead of starting ElasticMQ; needs -dynamodb")
 	flag.Parse()
@@ -57,7 +57,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, addr, stateDir string, external service.Endpoints) error {
+func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoints) error {
 	// Fail before starting anything if the API's port is taken.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -94,7 +94,7 @@ func run(ctx context.Context, addr, stateDir string, external service.Endpoints)
 
 	jwtSecret := rand.Text() + rand.Text()
 	webhookCfg, sealingKey := localWebhookConfig(res)
-	cfg := service.Config{
+	cfg := inprocess.Config{
 		TableName:        res.Table,
 		TransferQueueURL: res.TransferQueueURL(),
 		JWT:              auth.JWTConfig{HS256Secret: []byte(jwtSecret)},
@@ -106,8 +106,8 @@ func run(ctx context.Context, addr, stateDir string, external service.Endpoints)
 		WebhookQueueURL:  res.QueueURLs[webhookQueueID],
 		Webhook:          webhookCfg,
 	}
-	svc := service.New(cfg, stack.Clients)
-	seeded, err := demoseed.Seed(ctx, svc.Store, time.Now())
+	svc := inprocess.New(cfg, stack.Clients)
+	seeded, err := demoseed.Seed(ctx, svc.Stores.Operator, time.Now())
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/acme/purchase-transfer/dev/demoseed"
+	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/internal/queue"
-	"github.com/acme/purchase-transfer/internal/service"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
 )
@@ -28,9 +28,9 @@ const (
 // localWebhookConfig is the webhook function's configuration for this run:
 // the production schedule and timeout, a sealing key made for the run, and
 // receivers on 127.0.0.1 allowed.
-func localWebhookConfig(res localaws.Resources) (service.WebhookConfig, string) {
+func localWebhookConfig(res localaws.Resources) (inprocess.WebhookConfig, string) {
 	key, encoded := webhook.NewSealingKey()
-	return service.WebhookConfig{
+	return inprocess.WebhookConfig{
 		DeadLetterQueueURL: res.QueueURLs[webhookDLQID],
 		SealingKey:         key,
 		AttemptTimeout:     webhook.DefaultAttemptTimeout,
@@ -49,7 +49,7 @@ type webhooks struct {
 // startWebhooks runs the webhook path until ctx ends. When url is set, the
 // demo publisher's endpoint is subscribed to it and its secret goes into
 // run.env as WEBHOOK_SECRET.
-func startWebhooks(ctx context.Context, svc *service.Service, clients service.Clients, res localaws.Resources,
+func startWebhooks(ctx context.Context, svc *inprocess.Service, clients inprocess.Clients, res localaws.Resources,
 	sealingKey, url string) (*webhooks, error) {
 	handler, err := svc.WebhookBatchHandler(clients)
 	if err != nil {

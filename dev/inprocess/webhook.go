@@ -1,7 +1,6 @@
-package service
+package inprocess
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/acme/purchase-transfer/internal/queue"
@@ -10,7 +9,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
 )
 
-// WebhookConfig is the webhook function's own configuration.
+// WebhookConfig is the webhook function's own configuration (config.Webhook).
 type WebhookConfig struct {
 	DeadLetterQueueURL string              // WEBHOOK_DLQ_URL
 	SealingKey         []byte              // WEBHOOK_SEALING_KEY: base64 of 32 bytes (Secrets Manager in AWS)
@@ -19,38 +18,6 @@ type WebhookConfig struct {
 	// Egress is which targets may be called; never read from the
 	// environment: in AWS it is always the strict policy.
 	Egress egress.Policy
-}
-
-// WebhookFunctionConfig is the configuration of the webhook function.
-func WebhookFunctionConfig(getenv func(string) string) (Config, error) {
-	r := envReader{getenv: getenv}
-	c := Config{
-		TableName:       r.required("TABLE_NAME"),
-		WebhookQueueURL: r.required("WEBHOOK_QUEUE_URL"),
-		Webhook: WebhookConfig{
-			DeadLetterQueueURL: r.required("WEBHOOK_DLQ_URL"),
-			AttemptTimeout:     r.seconds("WEBHOOK_TIMEOUT_SECONDS", webhook.DefaultAttemptTimeout),
-			Retry:              webhook.DefaultRetryPolicy(),
-		},
-	}
-	if key := r.required("WEBHOOK_SEALING_KEY"); key != "" {
-		var err error
-		if c.Webhook.SealingKey, err = webhook.ParseSealingKey(key); err != nil {
-			r.errs = append(r.errs, fmt.Errorf("WEBHOOK_SEALING_KEY: %w", err))
-		}
-	}
-	if s := r.getenv("WEBHOOK_RETRY_SCHEDULE"); s != "" {
-		schedule, err := webhook.ParseSchedule(s)
-		if err != nil {
-			r.errs = append(r.errs, fmt.Errorf("WEBHOOK_RETRY_SCHEDULE: %w", err))
-		}
-		c.Webhook.Retry.Schedule = schedule
-	}
-	c.Webhook.Retry.ClientErrorAttempts = r.integer("WEBHOOK_CLIENT_ERROR_ATTEMPTS", webhook.DefaultClientErrorAttempts)
-	if c.Webhook.AttemptTimeout <= 0 {
-		r.errs = append(r.errs, fmt.Errorf("WEBHOOK_TIMEOUT_SECONDS must be positive"))
-	}
-	return c, r.err()
 }
 
 // WebhookQueue is the webhook queue, as the processor, the sweeper and the
@@ -73,7 +40,7 @@ func (s *Service) Redispatcher(c Clients) *webhook.Redispatcher {
 	if s.Config.WebhookQueueURL == "" {
 		return nil
 	}
-	return webhook.NewRedispatcher(s.Store, s.WebhookQueue(c), s.Config.SweepGrace)
+	return webhook.NewRedispatcher(s.Stores.Events, s.WebhookQueue(c), s.Config.SweepGrace)
 }
 
 // WebhookEndpoints manages endpoints, sealing their secrets with key.
@@ -82,7 +49,7 @@ func (s *Service) WebhookEndpoints(key []byte, policy egress.Policy) (*webhook.E
 	if err != nil {
 		return nil, err
 	}
-	return webhook.NewEndpoints(s.Store, sealer, policy), nil
+	return webhook.NewEndpoints(s.Stores.Endpoints, sealer, policy), nil
 }
 
 // WebhookWorker handles the webhook queue's messages.
@@ -92,12 +59,12 @@ func (s *Service) WebhookWorker(c Clients) (*webhook.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	endpoints := webhook.NewEndpoints(s.Store, sealer, wc.Egress)
+	endpoints := webhook.NewEndpoints(s.Stores.Endpoints, sealer, wc.Egress)
 	q := s.WebhookQueue(c)
 	sender := webhook.NewSender(wc.Egress, wc.AttemptTimeout)
 	return webhook.NewWorker(
-		webhook.NewDispatcher(s.Store, s.Store, q),
-		webhook.NewDeliverer(s.Store, q, endpoints, sealer, sender, wc.Retry, wc.AttemptTimeout),
+		webhook.NewDispatcher(s.Stores.Events, s.Stores.Endpoints, q),
+		webhook.NewDeliverer(s.Stores.Deliveries, q, endpoints, sealer, sender, wc.Retry, wc.AttemptTimeout),
 	), nil
 }
 

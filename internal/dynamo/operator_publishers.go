@@ -4,27 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/acme/purchase-transfer/internal/operator"
+	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/acme/purchase-transfer/internal/operator"
-	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// What the operator CLI (through package catalog) reads and writes besides
-// the import: publishers, their tokens, a customer's purchases. Conditional
-// writes make each command safe to repeat and refuse what makes no sense
-// (a publisher created twice, a token of an unknown publisher).
+// Publishers and their tokens, as transferctl manages them (OperatorStore).
 
 // CreatePublisher stores a new publisher together with its first token, or
 // fails with operator.ErrPublisherExists.
-func (s *Store) CreatePublisher(ctx context.Context, p transfer.Publisher, first operator.NewToken) error {
+func (s *OperatorStore) CreatePublisher(ctx context.Context, p transfer.Publisher, first operator.NewToken) error {
 	now := s.now().UTC()
 	pub, err := s.put(publisherItem{
 		key:                 publisherKey(p.ID),
@@ -49,7 +43,7 @@ func (s *Store) CreatePublisher(ctx context.Context, p transfer.Publisher, first
 }
 
 // UpdatePublisher changes the given settings of an existing publisher.
-func (s *Store) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c operator.PublisherChange) error {
+func (s *OperatorStore) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c operator.PublisherChange) error {
 	var upd expression.UpdateBuilder
 	if c.Name != nil {
 		upd = upd.Set(expression.Name("name"), expression.Value(*c.Name))
@@ -84,7 +78,7 @@ func (s *Store) UpdatePublisher(ctx context.Context, id transfer.PublisherID, c 
 }
 
 // PublisherInfo reads a publisher; nil when unknown.
-func (s *Store) PublisherInfo(ctx context.Context, id transfer.PublisherID) (*operator.PublisherInfo, error) {
+func (s *OperatorStore) PublisherInfo(ctx context.Context, id transfer.PublisherID) (*operator.PublisherInfo, error) {
 	var item publisherItem
 	ok, err := s.getItem(ctx, publisherKey(id), &item)
 	if err != nil || !ok {
@@ -99,7 +93,7 @@ func (s *Store) PublisherInfo(ctx context.Context, id transfer.PublisherID) (*op
 // operator's occasional read, paid in read capacity proportional to the table.
 // Scan is not part of API, which is what the request path uses; the real
 // client has it.
-func (s *Store) Publishers(ctx context.Context) ([]operator.PublisherInfo, error) {
+func (s *OperatorStore) Publishers(ctx context.Context) ([]operator.PublisherInfo, error) {
 	e, err := expression.NewBuilder().
 		WithFilter(expression.Name(attrSK).Equal(expression.Value(skPublisher))).Build()
 	if err != nil {
@@ -143,7 +137,7 @@ func (i publisherItem) info() operator.PublisherInfo {
 }
 
 // Tokens lists a publisher's tokens (their hashes and state, never a token).
-func (s *Store) Tokens(ctx context.Context, id transfer.PublisherID) ([]operator.TokenInfo, error) {
+func (s *OperatorStore) Tokens(ctx context.Context, id transfer.PublisherID) ([]operator.TokenInfo, error) {
 	var items []tokenItem
 	if err := s.queryPrefix(ctx, publisherPK(id), prefixToken, &items); err != nil {
 		return nil, fmt.Errorf("query tokens: %w", err)
@@ -162,7 +156,7 @@ func (s *Store) Tokens(ctx context.Context, id transfer.PublisherID) ([]operator
 }
 
 // AddToken stores one more token of an existing publisher.
-func (s *Store) AddToken(ctx context.Context, id transfer.PublisherID, t operator.NewToken) error {
+func (s *OperatorStore) AddToken(ctx context.Context, id transfer.PublisherID, t operator.NewToken) error {
 	exists, err := s.check(publisherKey(id), expression.AttributeExists(expression.Name(attrPK)))
 	if err != nil {
 		return err
@@ -180,7 +174,7 @@ func (s *Store) AddToken(ctx context.Context, id transfer.PublisherID, t operato
 
 // RotateToken stores a new token and lets the old one expire at graceUntil,
 // in one transaction. The old token must be live and not already rotated out.
-func (s *Store) RotateToken(ctx context.Context, id transfer.PublisherID, oldHash string, next operator.NewToken, graceUntil time.Time) error {
+func (s *OperatorStore) RotateToken(ctx context.Context, id transfer.PublisherID, oldHash string, next operator.NewToken, graceUntil time.Time) error {
 	tok, err := s.newToken(id, next, s.now().UTC())
 	if err != nil {
 		return err
@@ -200,7 +194,7 @@ func (s *Store) RotateToken(ctx context.Context, id transfer.PublisherID, oldHas
 	return err
 }
 
-func (s *Store) newToken(id transfer.PublisherID, t operator.NewToken, now time.Time) (types.TransactWriteItem, error) {
+func (s *OperatorStore) newToken(id transfer.PublisherID, t operator.NewToken, now time.Time) (types.TransactWriteItem, error) {
 	return s.put(tokenItem{
 		key:         tokenKey(id, t.Hash),
 		PublisherID: int64(id),
@@ -210,39 +204,37 @@ func (s *Store) newToken(id transfer.PublisherID, t operator.NewToken, now time.
 	}, expression.AttributeNotExists(expression.Name(attrPK)))
 }
 
-// CustomerPurchases lists the purchases a customer owns now, from the byOwner
-// index (eventually consistent: a transfer of the last second may be missing).
-func (s *Store) CustomerPurchases(ctx context.Context, p transfer.PublisherID, c transfer.CustomerID) ([]transfer.Purchase, error) {
-	cond := expression.Key(attrOwnerPK).Equal(expression.Value(customerPK(p, c)))
-	e, err := expression.NewBuilder().WithKeyCondition(cond).Build()
-	if err != nil {
-		return nil, fmt.Errorf("build expression: %w", err)
-	}
-	pages := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 &s.table,
-		IndexName:                 aws.String(IndexByOwner),
-		KeyConditionExpression:    e.KeyCondition(),
-		ExpressionAttributeNames:  e.Names(),
-		ExpressionAttributeValues: e.Values(),
+// PutPublisher creates or replaces a publisher's settings.
+func (s *OperatorStore) PutPublisher(ctx context.Context, p transfer.Publisher) error {
+	return s.putItem(ctx, publisherItem{
+		key:                 publisherKey(p.ID),
+		PublisherID:         int64(p.ID),
+		Name:                p.Name,
+		StoreKit2Active:     p.StoreKit2Active,
+		MigrationInProgress: p.MigrationInProgress,
+		CreatedAt:           s.now().UTC(),
 	})
-	var out []transfer.Purchase
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query purchases of customer: %w", err)
-		}
-		var items []purchaseItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("decode purchases: %w", err)
-		}
-		for _, it := range items {
-			out = append(out, *it.purchase())
-		}
-	}
-	return out, nil
 }
 
-// failedCheck tells whether the transaction item at i was refused by its condition.
-func failedCheck(reasons []types.CancellationReason, i int) bool {
-	return i < len(reasons) && strings.EqualFold(aws.ToString(reasons[i].Code), "ConditionalCheckFailed")
+// PutToken stores a publisher token by its hash; the token itself is never stored.
+func (s *OperatorStore) PutToken(ctx context.Context, p transfer.PublisherID, hash, label string) error {
+	return s.putItem(ctx, tokenItem{
+		key:         tokenKey(p, hash),
+		PublisherID: int64(p),
+		TokenHash:   hash,
+		Label:       label,
+		CreatedAt:   s.now().UTC(),
+	})
+}
+
+// RevokeToken makes a token unusable from now on (within the API's
+// credential cache TTL).
+func (s *OperatorStore) RevokeToken(ctx context.Context, p transfer.PublisherID, hash string) error {
+	err := s.updateIf(ctx, tokenKey(p, hash),
+		expression.Set(expression.Name("revokedAt"), expression.Value(s.now().UTC())),
+		expression.AttributeExists(expression.Name(attrPK)))
+	if err != nil {
+		return fmt.Errorf("revoke token: %w", err)
+	}
+	return nil
 }

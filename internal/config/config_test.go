@@ -1,4 +1,4 @@
-package service_test
+package config_test
 
 import (
 	"encoding/json"
@@ -9,17 +9,26 @@ import (
 	"testing"
 
 	"github.com/acme/purchase-transfer/dev/samtemplate"
-	"github.com/acme/purchase-transfer/internal/service"
+	"github.com/acme/purchase-transfer/internal/config"
 )
 
-// readers maps each function of template.yaml to the reader its main passes
-// to service.Boot.
-var readers = map[string]service.ConfigReader{
-	"TransferFunction":  service.TransferConfig,
-	"StatusFunction":    service.StatusConfig,
-	"ProcessorFunction": service.ProcessorConfig,
-	"SweeperFunction":   service.SweeperConfig,
-	"WebhookFunction":   service.WebhookFunctionConfig,
+// reader is a function's configuration reader, its result dropped.
+type reader func(getenv func(string) string) error
+
+func readerOf[T any](read func(func(string) string) (T, error)) reader {
+	return func(getenv func(string) string) error {
+		_, err := read(getenv)
+		return err
+	}
+}
+
+// readers maps each function of template.yaml to the reader its main calls.
+var readers = map[string]reader{
+	"TransferFunction":  readerOf(config.ReadTransfer),
+	"StatusFunction":    readerOf(config.ReadStatus),
+	"ProcessorFunction": readerOf(config.ReadProcessor),
+	"SweeperFunction":   readerOf(config.ReadSweeper),
+	"WebhookFunction":   readerOf(config.ReadWebhook),
 }
 
 // A variable a function reads but the template does not declare is unset in
@@ -32,7 +41,7 @@ func TestReadersReadWhatTheTemplateDeclares(t *testing.T) {
 	for _, fn := range tpl.Functions {
 		read, ok := readers[fn.LogicalID]
 		if !ok {
-			t.Errorf("%s has no ConfigReader in this test: add the one its main boots with", fn.LogicalID)
+			t.Errorf("%s has no reader in this test: add the one its main calls", fn.LogicalID)
 			continue
 		}
 		var names []string
@@ -42,10 +51,9 @@ func TestReadersReadWhatTheTemplateDeclares(t *testing.T) {
 			}
 			return ""
 		}
-		// What service.Boot reads besides the variables Lambda itself
-		// provides (AWS_REGION, the role's credentials).
-		_, _ = read(record)
-		service.LambdaEndpoints(record)
+		// Besides these, a function reads only what Lambda itself provides
+		// (AWS_REGION, the role's credentials): config.AWS.
+		_ = read(record)
 		slices.Sort(names)
 		if declared := fn.EnvironmentNames(); !slices.Equal(names, declared) {
 			t.Errorf("%s reads %v; template.yaml declares %v", fn.LogicalID, names, declared)
@@ -57,18 +65,18 @@ func TestReadersRefuseABadEnvironment(t *testing.T) {
 	env := func(vars map[string]string) func(string) string {
 		return func(name string) string { return vars[name] }
 	}
-	_, err := service.TransferConfig(env(map[string]string{"LOCK_LEASE_SECONDS": "soon"}))
+	_, err := config.ReadTransfer(env(map[string]string{"LOCK_LEASE_SECONDS": "soon"}))
 	for _, want := range []string{"TABLE_NAME is required", "TRANSFER_QUEUE_URL is required", "LOCK_LEASE_SECONDS"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("TransferConfig error %v does not mention %q", err, want)
+			t.Errorf("ReadTransfer error %v does not mention %q", err, want)
 		}
 	}
-	if _, err := service.ProcessorConfig(env(map[string]string{"TABLE_NAME": "t", "MAX_RECEIVE_COUNT": "0"})); err == nil {
-		t.Error("ProcessorConfig accepted MAX_RECEIVE_COUNT=0")
+	if _, err := config.ReadProcessor(env(map[string]string{"TABLE_NAME": "t", "MAX_RECEIVE_COUNT": "0"})); err == nil {
+		t.Error("ReadProcessor accepted MAX_RECEIVE_COUNT=0")
 	}
-	cfg, err := service.StatusConfig(env(map[string]string{"TABLE_NAME": "t", "BASE_PATH": "/storekit2", "AUTH_CACHE_TTL_SECONDS": "0"}))
+	cfg, err := config.ReadStatus(env(map[string]string{"TABLE_NAME": "t", "BASE_PATH": "/storekit2", "AUTH_CACHE_TTL_SECONDS": "0"}))
 	if err != nil || cfg.BasePath != "/storekit2" || cfg.AuthCacheTTL != 0 || cfg.TableName != "t" {
-		t.Errorf("StatusConfig = %+v, %v", cfg, err)
+		t.Errorf("ReadStatus = %+v, %v", cfg, err)
 	}
 }
 

@@ -1,0 +1,144 @@
+// Package inprocess wires every function of the service in one process, the
+// way each functions/<name>/main.go wires its own: for the local runner, the
+// integration tests and the bench. It is the one place outside the mains
+// that composes the adapters and the domain, and it composes them the same
+// way; a difference between the two is a bug here.
+package inprocess
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/directorycache"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// Config is the union of the functions' configurations (package config), as
+// one process running all of them needs it.
+type Config struct {
+	TableName        string
+	TransferQueueURL string
+	BasePath         string
+	JWT              auth.JWTConfig
+	AuthCacheTTL     time.Duration
+	LockLease        time.Duration
+	MaxReceives      int
+	Retention        time.Duration
+	SweepGrace       time.Duration
+	WebhookQueueURL  string
+	Webhook          WebhookConfig
+}
+
+// Clients are the AWS SDK clients.
+type Clients struct {
+	DynamoDB *dynamodb.Client
+	SQS      *sqs.Client
+}
+
+// Endpoints are the emulators' endpoints.
+type Endpoints = config.Endpoints
+
+// NewClients builds the clients, pointed at e.
+func NewClients(cfg aws.Config, e Endpoints) Clients {
+	return Clients{DynamoDB: dynamo.NewClient(cfg, e.DynamoDB), SQS: queue.NewClient(cfg, e.SQS)}
+}
+
+// Stores are the DynamoDB adapter's stores, one per port, on one table.
+type Stores struct {
+	Table      *dynamo.Table
+	Directory  *dynamo.Directory
+	Accept     *dynamo.AcceptStore
+	Syncs      *dynamo.SyncReader
+	Work       *dynamo.WorkStore
+	Sweep      *dynamo.SweepStore
+	Events     *dynamo.EventStore
+	Deliveries *dynamo.DeliveryStore
+	Endpoints  *dynamo.EndpointStore
+	Operator   *dynamo.OperatorStore
+}
+
+// NewStores builds every store on t.
+func NewStores(t *dynamo.Table) Stores {
+	return Stores{
+		Table:      t,
+		Directory:  dynamo.NewDirectory(t),
+		Accept:     dynamo.NewAcceptStore(t),
+		Syncs:      dynamo.NewSyncReader(t),
+		Work:       dynamo.NewWorkStore(t),
+		Sweep:      dynamo.NewSweepStore(t),
+		Events:     dynamo.NewEventStore(t),
+		Deliveries: dynamo.NewDeliveryStore(t),
+		Endpoints:  dynamo.NewEndpointStore(t),
+		Operator:   dynamo.NewOperatorStore(t),
+	}
+}
+
+// Service holds the wired use cases of one process.
+type Service struct {
+	Config    Config
+	Stores    Stores
+	Directory transfer.Directory
+	Verifier  *auth.Verifier
+}
+
+// New wires the stores, the directory (cached unless AuthCacheTTL is 0) and
+// the JWT verifier.
+func New(cfg Config, c Clients, opts ...dynamo.Option) *Service {
+	stores := NewStores(dynamo.NewTable(c.DynamoDB, cfg.TableName, append([]dynamo.Option{dynamo.WithRetention(cfg.Retention)}, opts...)...))
+	return &Service{
+		Config:    cfg,
+		Stores:    stores,
+		Directory: directorycache.New(stores.Directory, cfg.AuthCacheTTL, directorycache.DefaultChainTTL),
+		Verifier:  auth.NewVerifier(cfg.JWT),
+	}
+}
+
+// Acceptor is the transfer use case, enqueueing to q.
+func (s *Service) Acceptor(q transfer.Queue, opts ...transfer.Option) *transfer.Acceptor {
+	return transfer.NewAcceptor(s.Directory, s.Stores.Accept, q, append([]transfer.Option{transfer.WithLockLease(s.Config.LockLease)}, opts...)...)
+}
+
+// TransferHandler serves POST /purchases/transfers.
+func (s *Service) TransferHandler(q transfer.Queue, opts ...transfer.Option) http.Handler {
+	return httpapi.NewTransferHandler(s.Acceptor(q, opts...), s.Verifier, httpapi.WithBasePath(s.Config.BasePath))
+}
+
+// StatusHandler serves GET /purchases/synchronizations/{id}.
+func (s *Service) StatusHandler() http.Handler {
+	return httpapi.NewStatusHandler(transfer.NewStatusReader(s.Directory, s.Stores.Syncs), s.Verifier)
+}
+
+// Handler serves both endpoints, as the local runner does.
+func (s *Service) Handler(q transfer.Queue, opts ...transfer.Option) http.Handler {
+	return httpapi.NewHandler(s.Acceptor(q, opts...), transfer.NewStatusReader(s.Directory, s.Stores.Syncs), s.Verifier,
+		httpapi.WithBasePath(s.Config.BasePath))
+}
+
+// Processor is the processing use case.
+func (s *Service) Processor(opts ...transfer.Option) *transfer.Processor {
+	return transfer.NewProcessor(s.Stores.Work, append([]transfer.Option{transfer.WithMaxReceives(s.Config.MaxReceives)}, opts...)...)
+}
+
+// ProcessorBatchHandler is the SQS event handler of the processor.
+func (s *Service) ProcessorBatchHandler(opts ...transfer.Option) queue.BatchHandler {
+	return queue.TransferBatchHandler(s.Processor(opts...))
+}
+
+// Sweeper re-enqueues jobs lost between acceptance and the queue.
+func (s *Service) Sweeper(q transfer.Queue, opts ...transfer.Option) *transfer.Sweeper {
+	return transfer.NewSweeper(s.Stores.Sweep, q, s.Config.SweepGrace, opts...)
+}
+
+// Queue is the SQS sender of transfer jobs.
+func (s *Service) Queue(c Clients) *queue.Sender {
+	return queue.NewSender(c.SQS, s.Config.TransferQueueURL)
+}

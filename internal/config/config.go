@@ -1,0 +1,182 @@
+// Package config reads each function's configuration from its environment:
+// one struct per function, holding exactly the variables template.yaml
+// declares for it (TestReadersReadWhatTheTemplateDeclares holds them to it),
+// plus the AWS SDK configuration and the Go runtime settings a Lambda
+// container starts with.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/directorycache"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// Endpoints override the AWS endpoints, to reach local emulators. Empty
+// fields keep the SDK's default endpoint. The template declares both
+// variables (empty in AWS) for the sake of `sam local --env-vars`, which sets
+// declared variables only.
+type Endpoints struct {
+	DynamoDB string // AWS_ENDPOINT_URL_DYNAMODB
+	SQS      string // AWS_ENDPOINT_URL_SQS
+}
+
+// API is what both HTTP functions read: the base path, customer JWT
+// verification and the credential cache.
+type API struct {
+	BasePath     string         // BASE_PATH, e.g. "/storekit2"
+	JWT          auth.JWTConfig // JWT_HS256_SECRET, JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE
+	AuthCacheTTL time.Duration  // AUTH_CACHE_TTL_SECONDS
+}
+
+// Transfer is the configuration of the transfer function.
+type Transfer struct {
+	TableName        string        // TABLE_NAME
+	TransferQueueURL string        // TRANSFER_QUEUE_URL
+	LockLease        time.Duration // LOCK_LEASE_SECONDS
+	Retention        time.Duration // SYNC_RETENTION_DAYS
+	API
+	Endpoints
+}
+
+// ReadTransfer reads the transfer function's configuration.
+func ReadTransfer(getenv func(string) string) (Transfer, error) {
+	r := envReader{getenv: getenv}
+	c := Transfer{
+		TableName:        r.required("TABLE_NAME"),
+		TransferQueueURL: r.required("TRANSFER_QUEUE_URL"),
+		LockLease:        r.seconds("LOCK_LEASE_SECONDS", transfer.DefaultLockLease),
+		Retention:        r.days("SYNC_RETENTION_DAYS", dynamo.DefaultRetention),
+		API:              r.api(),
+		Endpoints:        r.endpoints(),
+	}
+	return c, r.err()
+}
+
+// Status is the configuration of the status function.
+type Status struct {
+	TableName string // TABLE_NAME
+	API
+	Endpoints
+}
+
+// ReadStatus reads the status function's configuration.
+func ReadStatus(getenv func(string) string) (Status, error) {
+	r := envReader{getenv: getenv}
+	c := Status{TableName: r.required("TABLE_NAME"), API: r.api(), Endpoints: r.endpoints()}
+	return c, r.err()
+}
+
+// Processor is the configuration of the processor function.
+type Processor struct {
+	TableName string // TABLE_NAME
+	// MaxReceives is the transfer queue's maxReceiveCount: the receive on
+	// which the processor gives up on a transient failure.
+	MaxReceives int // MAX_RECEIVE_COUNT
+	// WebhookQueueURL is optional: without it finalizations are announced by
+	// the sweeper only.
+	WebhookQueueURL string // WEBHOOK_QUEUE_URL
+	Endpoints
+}
+
+// ReadProcessor reads the processor function's configuration.
+func ReadProcessor(getenv func(string) string) (Processor, error) {
+	r := envReader{getenv: getenv}
+	c := Processor{
+		TableName:       r.required("TABLE_NAME"),
+		MaxReceives:     r.integer("MAX_RECEIVE_COUNT", 5),
+		WebhookQueueURL: r.getenv("WEBHOOK_QUEUE_URL"),
+		Endpoints:       r.endpoints(),
+	}
+	if c.MaxReceives < 1 {
+		r.errs = append(r.errs, errors.New("MAX_RECEIVE_COUNT must be at least 1"))
+	}
+	return c, r.err()
+}
+
+// Sweeper is the configuration of the sweeper function.
+type Sweeper struct {
+	TableName        string        // TABLE_NAME
+	TransferQueueURL string        // TRANSFER_QUEUE_URL
+	SweepGrace       time.Duration // SWEEP_GRACE_SECONDS
+	// WebhookQueueURL is optional: without it the sweeper re-announces no
+	// webhook events.
+	WebhookQueueURL string // WEBHOOK_QUEUE_URL
+	Endpoints
+}
+
+// ReadSweeper reads the sweeper function's configuration.
+func ReadSweeper(getenv func(string) string) (Sweeper, error) {
+	r := envReader{getenv: getenv}
+	c := Sweeper{
+		TableName:        r.required("TABLE_NAME"),
+		TransferQueueURL: r.required("TRANSFER_QUEUE_URL"),
+		SweepGrace:       r.seconds("SWEEP_GRACE_SECONDS", transfer.DefaultSweepGrace),
+		WebhookQueueURL:  r.getenv("WEBHOOK_QUEUE_URL"),
+		Endpoints:        r.endpoints(),
+	}
+	return c, r.err()
+}
+
+// envReader reads variables and collects every problem, so that a function
+// that cannot start says everything that is wrong at once.
+type envReader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *envReader) err() error { return errors.Join(r.errs...) }
+
+func (r *envReader) api() API {
+	return API{
+		BasePath: r.getenv("BASE_PATH"),
+		JWT: auth.JWTConfig{
+			HS256Secret: []byte(r.getenv("JWT_HS256_SECRET")),
+			JWKSURL:     r.getenv("JWT_JWKS_URL"),
+			Issuer:      r.getenv("JWT_ISSUER"),
+			Audience:    r.getenv("JWT_AUDIENCE"),
+		},
+		AuthCacheTTL: r.seconds("AUTH_CACHE_TTL_SECONDS", directorycache.DefaultTTL),
+	}
+}
+
+// endpoints are the only endpoint overrides a function honours: the
+// service-specific ones the template declares (not AWS_ENDPOINT_URL).
+func (r *envReader) endpoints() Endpoints {
+	return Endpoints{DynamoDB: r.getenv("AWS_ENDPOINT_URL_DYNAMODB"), SQS: r.getenv("AWS_ENDPOINT_URL_SQS")}
+}
+
+func (r *envReader) required(name string) string {
+	v := r.getenv(name)
+	if v == "" {
+		r.errs = append(r.errs, fmt.Errorf("%s is required", name))
+	}
+	return v
+}
+
+func (r *envReader) integer(name string, def int) int {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		r.errs = append(r.errs, fmt.Errorf("%s must be a non-negative integer, got %q", name, v))
+		return def
+	}
+	return n
+}
+
+func (r *envReader) seconds(name string, def time.Duration) time.Duration {
+	return time.Duration(r.integer(name, int(def/time.Second))) * time.Second
+}
+
+func (r *envReader) days(name string, def time.Duration) time.Duration {
+	const day = 24 * time.Hour
+	return time.Duration(r.integer(name, int(def/day))) * day
+}
