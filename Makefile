@@ -17,6 +17,8 @@ LAMBDA_ARCH    ?= arm64
 FUNCTIONS      := transfer status processor sweeper webhook
 
 STATICCHECK_VERSION := v0.8.2
+# golang.org/x/tools, for deadcode.
+X_TOOLS_VERSION := v0.52.0
 
 # SAM CLI from PyPI, in a virtual environment; `sam validate --lint` runs the
 # cfn-lint pinned beside it.
@@ -41,14 +43,17 @@ run: emulators transferctl ## run the whole service locally with demo data (API 
 test: emulators lint sam-validate sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ, Lambda bootstraps under RIE)
 	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -timeout 15m ./...
 
-unit: ## run the fast unit tests only (no emulators)
-	$(GO) test -count=1 -short ./internal/transfer/ ./internal/httpapi/ ./internal/auth/ ./internal/directorycache/ ./dev/samtemplate/ ./internal/queue/ ./internal/operator/ ./internal/runenv/
+unit: ## run every package's unit tests (-short: what needs the emulators skips)
+	$(GO) test -count=1 -short ./...
 
-lint: $(TOOLS)/staticcheck ## gofmt, go vet, staticcheck
+lint: $(TOOLS)/staticcheck $(TOOLS)/.deadcode-$(X_TOOLS_VERSION) ## gofmt, go vet, staticcheck, go mod tidy, deadcode, the layout's rules
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
+	$(GO) mod tidy -diff
+	@dead=$$($(TOOLS)/deadcode -test ./...); if [ -n "$$dead" ]; then echo "deadcode -test:"; echo "$$dead"; exit 1; fi
+	@scripts/check-layout.sh
 
 # Speed and memory against the budgets of DESIGN.md; docs/performance.md
 # explains the figures. The Go benchmarks measure handler CPU; cmd/bench
@@ -116,6 +121,10 @@ $(EMULATORS_STAMP): tools/emulators/pom.xml scripts/fetch-emulators.sh
 
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(TOOLS)/.deadcode-$(X_TOOLS_VERSION):
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/tools/cmd/deadcode@$(X_TOOLS_VERSION)
+	rm -f $(TOOLS)/.deadcode-* && touch $@
 
 # The stamp names the version, so that a new pin reinstalls.
 $(RIE): $(TOOLS)/.aws-lambda-rie-$(RIE_VERSION)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/acme/purchase-transfer/dev/demoseed"
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -414,7 +415,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 
 	// bin/transferctl --local customer show --publisher 555000001 910000003
 	// (the byOwner index is eventually consistent: poll)
-	waitFor(t, "customer show to list the transferred purchase", 10*time.Second, func() bool {
+	testkit.Eventually(t, "customer show to list the transferred purchase", 10*time.Second, func() bool {
 		return strings.Contains(f.ok("customer", "show", "--publisher", "555000001", "910000003").stdout, "3100000000000011")
 	})
 	if out := f.ok("customer", "show", "--publisher", "555000001", "910000001").stdout; strings.Contains(out, "3100000000000011") {
@@ -448,7 +449,7 @@ func TestDeadLetterRedriveFinishesTheTransfer(t *testing.T) {
 	sync := f.transfer(token, 910000003, "3100000000000001")
 
 	var letters []deadLetter
-	waitFor(t, "the job to be dead-lettered", 30*time.Second, func() bool {
+	testkit.Eventually(t, "the job to be dead-lettered", 30*time.Second, func() bool {
 		letters = nil
 		f.okJSON(&letters, "dlq", "list")
 		return len(letters) == 1

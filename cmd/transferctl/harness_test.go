@@ -37,27 +37,13 @@ var stack *localaws.Stack
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
 	// The API and the processor log refusals and the failures some tests
 	// cause on purpose; the tests assert on outcomes instead.
 	slog.SetDefault(slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	var err error
 	// A benchmark measures DynamoDB Local as make run starts it.
 	benchmarking := flag.Lookup("test.bench").Value.String() != ""
-	stack, err = localaws.Start(ctx, emulator.Options{PeakThroughput: benchmarking})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "local stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := stack.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop local stack:", err)
-	}
-	os.Exit(code)
+	opts := testkit.StackOptions{Emulator: emulator.Options{PeakThroughput: benchmarking}}
+	os.Exit(testkit.RunWithStack(m, opts, func(s *localaws.Stack) { stack = s }))
 }
 
 // fixture is one isolated service and a run.env that points transferctl at it.
@@ -83,9 +69,7 @@ func withFastRetries(maxReceives int) fixtureOption {
 
 func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	t.Helper()
-	if stack == nil {
-		t.Skip("needs the emulators (not in -short mode)")
-	}
+	testkit.SkipWithoutStack(t)
 	secret := rand.Text()
 	cfg := inprocess.Config{
 		// No credential cache: a revoked or rotated-out token is refused by
@@ -246,27 +230,7 @@ func (f *fixture) transfer(token string, customer int64, tx string) string {
 // finalized and returns its result.
 func (f *fixture) waitFinalized(token, id string) string {
 	f.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := f.api(http.MethodGet, "/purchases/synchronizations/"+id, publisherToken(token), "")
-		if r.status == http.StatusOK && r.str("status") == string(transfer.StatusFinalized) {
-			return r.str("result")
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("synchronization %s not finalized in time: %d %s", id, r.status, r.raw)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test at the deadline.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	r := testkit.WaitFinalized(f.t, f.server.URL, id, publisherToken(token), 30*time.Second)
+	result, _ := r.Body["result"].(string)
+	return result
 }

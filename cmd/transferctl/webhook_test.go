@@ -15,6 +15,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/acme/purchase-transfer/dev/inprocess"
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
 	"github.com/acme/purchase-transfer/internal/transfer"
@@ -104,13 +105,13 @@ func TestWebhookCommands(t *testing.T) {
 	}
 	syncID := f.transfer(token, int64(customers[1]), tx)
 	f.waitFinalized(token, syncID)
-	waitFor(t, "the webhook", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
+	testkit.Eventually(t, "the webhook", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
 	wh, _ := standardwebhooks.NewWebhook(issued.Secret)
 	if err := wh.Verify(bodies[0], got[0].Header); err != nil {
 		t.Errorf("the subscribed secret does not verify the delivery: %v", err)
 	}
 	var shown syncView
-	waitFor(t, "sync show to report the delivery", 10*time.Second, func() bool {
+	testkit.Eventually(t, "sync show to report the delivery", 10*time.Second, func() bool {
 		f.okJSON(&shown, "sync", "show", "--publisher", p, syncID)
 		return len(shown.Webhooks) == 1 && shown.Webhooks[0].State == string(webhook.StateDelivered)
 	})

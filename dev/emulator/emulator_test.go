@@ -40,6 +40,9 @@ func awsConfig() aws.Config {
 // TestEmulators runs the real SDK clients against both emulators, then checks
 // that Stop leaves no process behind. Subtests share one pair of JVMs.
 func TestEmulators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts DynamoDB Local and ElasticMQ (not under -short)")
+	}
 	dyn, mq := emulator.StartForTest(t, testQueues)
 
 	t.Run("bound to loopback", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -121,7 +122,7 @@ func TestTransferByEitherTransactionIdAfterImport(t *testing.T) {
 		t.Fatalf("concurrent transfers by both ids: %v, want 1 Accepted and 1 %s", counts, transfer.CodePurchaseLocked)
 	}
 	e.startProcessor()
-	waitFor(t, "the racing transfer to finish", 20*time.Second, func() bool { return len(e.items()["LOCK"]) == 0 })
+	testkit.Eventually(t, "the racing transfer to finish", 20*time.Second, func() bool { return len(e.items()["LOCK"]) == 0 })
 
 	for i, step := range []struct {
 		tx string

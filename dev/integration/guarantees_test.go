@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -115,7 +116,7 @@ func TestRedeliveryAppliesOnce(t *testing.T) {
 	// The same message, twice at once.
 	e.sendJob(firstJob)
 	e.sendJob(firstJob)
-	waitFor(t, "redeliveries consumed", 10*time.Second, func() bool { return e.queueDepth(e.res.TransferQueueURL()) == 0 })
+	testkit.Eventually(t, "redeliveries consumed", 10*time.Second, func() bool { return e.queueDepth(e.res.TransferQueueURL()) == 0 })
 	if pur := e.purchase(pub, p.OriginalTransactionID); pur.Owner != b || pur.Version != 1 {
 		t.Errorf("after redelivery: owner %d version %d, want %d version 1", pur.Owner, pur.Version, b)
 	}
@@ -127,7 +128,7 @@ func TestRedeliveryAppliesOnce(t *testing.T) {
 	second := e.transfer(tokenHeader(pub), transferBody(c, p.TransactionIDs[0])).str("synchronizationId")
 	assertFinal(t, e.waitFinalized(tokenHeader(pub), second), transfer.ResultTransferred, true, p.OfferID)
 	e.sendJob(firstJob)
-	waitFor(t, "late redelivery consumed", 10*time.Second, func() bool { return e.queueDepth(e.res.TransferQueueURL()) == 0 })
+	testkit.Eventually(t, "late redelivery consumed", 10*time.Second, func() bool { return e.queueDepth(e.res.TransferQueueURL()) == 0 })
 	if pur := e.purchase(pub, p.OriginalTransactionID); pur.Owner != c || pur.Version != 2 {
 		t.Errorf("after late redelivery: owner %d version %d, want %d version 2", pur.Owner, pur.Version, c)
 	}
@@ -157,7 +158,7 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 	}
 
 	var taker response
-	waitFor(t, "lease expiry", 10*time.Second, func() bool {
+	testkit.Eventually(t, "lease expiry", 10*time.Second, func() bool {
 		taker = e.transfer(tokenHeader(pub), transferBody(cs[2], p.TransactionIDs[1]))
 		return taker.status == http.StatusAccepted
 	})
@@ -212,7 +213,7 @@ func TestCorrelationIDReplay(t *testing.T) {
 
 	e.startProcessor()
 	e.waitFinalized(h, h["Correlation-Id"])
-	waitFor(t, "queue drained", 10*time.Second, func() bool { return e.queueDepth(e.res.TransferQueueURL()) == 0 })
+	testkit.Eventually(t, "queue drained", 10*time.Second, func() bool { return e.queueDepth(e.res.TransferQueueURL()) == 0 })
 	if r := e.transfer(h, body); r.status != http.StatusAccepted || r.str("synchronizationId") != h["Correlation-Id"] {
 		t.Errorf("replay after finalization: %d %s", r.status, r.raw)
 	}

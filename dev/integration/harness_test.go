@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/acme/purchase-transfer/dev/emulator"
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/testkit"
@@ -38,19 +37,7 @@ var stack *localaws.Stack
 func TestMain(m *testing.M) {
 	// Refusals are logged at info level; keep test output to what matters.
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	var err error
-	stack, err = localaws.Start(ctx, emulator.Options{})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "local stack:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := stack.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop local stack:", err)
-	}
-	os.Exit(code)
+	os.Exit(testkit.RunWithStack(m, testkit.StackOptions{}, func(s *localaws.Stack) { stack = s }))
 }
 
 // env is one isolated service: its own table and queues, its own HTTP
@@ -93,6 +80,7 @@ func withFastRetries(maxReceives int) envOption {
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
+	testkit.SkipWithoutStack(t)
 	ctx := context.Background()
 	c := envConfig{cfg: inprocess.Config{
 		LockLease:   transfer.DefaultLockLease,
@@ -255,32 +243,8 @@ func (e *env) status(headers map[string]string, id string) response {
 // finalized, failing the test at the deadline.
 func (e *env) waitFinalized(headers map[string]string, id string) response {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		r := e.status(headers, id)
-		if r.status != http.StatusOK {
-			e.t.Fatalf("status %s: %d %s", id, r.status, r.raw)
-		}
-		if r.str("status") == string(transfer.StatusFinalized) {
-			return r
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("synchronization %s not finalized in time; last status %s", id, r.raw)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test at the deadline.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	r := testkit.WaitFinalized(e.t, e.server.URL, id, headers, 20*time.Second)
+	return response{status: r.Status, header: r.Header, body: r.Body, raw: r.Raw}
 }
 
 // items returns every item of the env's table, by the prefix of its sort key.

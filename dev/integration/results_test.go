@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -129,7 +130,7 @@ func TestTransferFailedAfterRetries(t *testing.T) {
 	}}
 	e.runPoller(queueHandler(transfer.NewProcessor(failing, transfer.WithMaxReceives(2))))
 
-	waitFor(t, "status retrying", 10*time.Second, func() bool {
+	testkit.Eventually(t, "status retrying", 10*time.Second, func() bool {
 		s := e.status(tokenHeader(pub), id)
 		return s.str("status") == string(transfer.StatusRetrying) || s.str("status") == string(transfer.StatusFinalized)
 	})
@@ -141,7 +142,7 @@ func TestTransferFailedAfterRetries(t *testing.T) {
 	if locks := e.items()["LOCK"]; len(locks) != 0 {
 		t.Errorf("locks left after TRANSFER_FAILED: %v", locks)
 	}
-	waitFor(t, "message in the dead-letter queue", 15*time.Second, func() bool {
+	testkit.Eventually(t, "message in the dead-letter queue", 15*time.Second, func() bool {
 		return e.queueDepth(e.res.TransferDLQURL()) == 1
 	})
 	// The purchase is free again: a new transfer is accepted.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
@@ -169,7 +170,7 @@ func (rc *receiver) requests() []received {
 
 func (rc *receiver) waitRequests(t *testing.T, n int, timeout time.Duration) []received {
 	t.Helper()
-	waitFor(t, "webhook requests", timeout, func() bool { return len(rc.requests()) >= n })
+	testkit.Eventually(t, "webhook requests", timeout, func() bool { return len(rc.requests()) >= n })
 	return rc.requests()
 }
 
@@ -218,7 +219,7 @@ func (h *hookEnv) deliveries(s transfer.Synchronization) map[string]webhook.Deli
 func (h *hookEnv) waitDelivery(s transfer.Synchronization, endpointID string, timeout time.Duration, cond func(webhook.Delivery) bool) webhook.Delivery {
 	h.t.Helper()
 	var d webhook.Delivery
-	waitFor(h.t, "delivery state of "+endpointID, timeout, func() bool {
+	testkit.Eventually(h.t, "delivery state of "+endpointID, timeout, func() bool {
 		var ok bool
 		d, ok = h.deliveries(s)[endpointID]
 		return ok && cond(d)
@@ -244,7 +245,7 @@ func in(states ...webhook.DeliveryState) func(webhook.Delivery) bool {
 // attempt can come.
 func (h *hookEnv) drained(timeout time.Duration) {
 	h.t.Helper()
-	waitFor(h.t, "webhook queue drained", timeout, func() bool { return h.queueDepth(h.res.QueueURLs[webhookQueueID]) == 0 })
+	testkit.Eventually(h.t, "webhook queue drained", timeout, func() bool { return h.queueDepth(h.res.QueueURLs[webhookQueueID]) == 0 })
 }
 
 // verify checks a request with the official Standard Webhooks library.
@@ -413,7 +414,7 @@ func TestWebhookGone(t *testing.T) {
 		t.Errorf("delivery = %+v, want cancelled after one 410", d)
 	}
 	var stored webhook.Endpoint
-	waitFor(t, "endpoint disabled", 5*time.Second, func() bool {
+	testkit.Eventually(t, "endpoint disabled", 5*time.Second, func() bool {
 		list, err := h.endpoints.List(context.Background(), pub.id)
 		if err != nil || len(list) != 1 {
 			t.Fatalf("endpoints %v, %v", list, err)
@@ -426,7 +427,7 @@ func TestWebhookGone(t *testing.T) {
 	}
 
 	later := h.finalizedTransfer(pub)
-	waitFor(t, "later event dispatched", 10*time.Second, func() bool {
+	testkit.Eventually(t, "later event dispatched", 10*time.Second, func() bool {
 		ev, err := h.svc.Stores.Events.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: later.ID})
 		return err == nil && ev != nil && ev.Dispatched
 	})
@@ -514,7 +515,7 @@ func TestWebhookOncePerEvent(t *testing.T) {
 	if err := h.svc.WebhookQueue(stack.Clients).Dispatch(context.Background(), key); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "redeliveries consumed", 10*time.Second, func() bool { return h.queueDepth(h.res.TransferQueueURL()) == 0 })
+	testkit.Eventually(t, "redeliveries consumed", 10*time.Second, func() bool { return h.queueDepth(h.res.TransferQueueURL()) == 0 })
 	h.drained(10 * time.Second)
 
 	if n := len(rc.requests()); n != 1 {
@@ -595,7 +596,7 @@ func TestWebhookGivenUp(t *testing.T) {
 
 	parked := map[string]string{}
 	dlq := h.res.QueueURLs[webhookDLQID]
-	waitFor(t, "both deliveries parked", 10*time.Second, func() bool {
+	testkit.Eventually(t, "both deliveries parked", 10*time.Second, func() bool {
 		for _, m := range receiveAll(t, h.env, dlq) {
 			var msg webhook.Message
 			if err := json.Unmarshal([]byte(m), &msg); err != nil || msg.Kind != webhook.KindDeliver || msg.SynchronizationID != s.ID {
@@ -609,7 +610,7 @@ func TestWebhookGivenUp(t *testing.T) {
 	// The message is parked before its delivery record notes it (so that a
 	// crash in between can never lose the message): wait for the note.
 	for _, id := range []string{brokenEP.ID, refusingEP.ID} {
-		waitFor(t, "delivery "+id+" marked parked", 10*time.Second, func() bool {
+		testkit.Eventually(t, "delivery "+id+" marked parked", 10*time.Second, func() bool {
 			return !h.deliveries(s)[id].ParkedAt.IsZero()
 		})
 	}
@@ -638,7 +639,7 @@ func TestWebhookLostAnnouncement(t *testing.T) {
 	h.svc.Config.SweepGrace = 0
 	sweeper := h.svc.Redispatcher(stack.Clients)
 	// The index is eventually consistent: sweep until the event is found.
-	waitFor(t, "the sweeper to find the pending event", 10*time.Second, func() bool {
+	testkit.Eventually(t, "the sweeper to find the pending event", 10*time.Second, func() bool {
 		n, err := sweeper.Sweep(context.Background())
 		if err != nil {
 			t.Fatal(err)

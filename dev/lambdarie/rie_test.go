@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -26,9 +27,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/acme/purchase-transfer/dev/emulator"
 	"github.com/acme/purchase-transfer/dev/lambdarie"
 	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/transfer"
@@ -53,6 +54,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // every test needs the stack and skips
+	}
 	root, err := lambdarie.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -76,26 +81,11 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	bootstraps = dir
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	// Build while the emulators start: both take seconds.
-	built := make(chan error, 1)
-	go func() { built <- lambdarie.BuildBootstraps(ctx, root, dir, slices.Collect(maps.Values(functions))...) }()
-	stack, err = localaws.Start(ctx, emulator.Options{})
-	buildErr := <-built
-	if err != nil || buildErr != nil {
-		fmt.Fprintln(os.Stderr, "lambdarie:", errors.Join(err, buildErr))
-		if stack != nil {
-			_ = stack.Stop()
-		}
-		return 1
-	}
-	defer func() {
-		if err := stack.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop local stack:", err)
-		}
-	}()
-	return m.Run()
+	opts := testkit.StackOptions{Prepare: func(ctx context.Context) error {
+		return lambdarie.BuildBootstraps(ctx, root, dir, slices.Collect(maps.Values(functions))...)
+	}}
+	return testkit.RunWithStack(m, opts, func(s *localaws.Stack) { stack = s })
 }
 
 // deployment is one copy of the stack's data (table and queues of the
@@ -114,6 +104,7 @@ type deployment struct {
 
 func newDeployment(tb testing.TB, basePath string) *deployment {
 	tb.Helper()
+	testkit.SkipWithoutStack(tb)
 	ctx := context.Background()
 	res, err := stack.IsolatedResources(ctx)
 	if err != nil {
@@ -589,6 +580,7 @@ func ptr(s string) *string { return &s }
 // given emulators it did not start, creates the template's table and queues
 // in them under their logical ids, and does so again harmlessly.
 func TestConnectCreatesTheTemplatesResources(t *testing.T) {
+	testkit.SkipWithoutStack(t)
 	ctx := context.Background()
 	external, err := localaws.Connect(stack.Endpoints())
 	if err != nil {

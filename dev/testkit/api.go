@@ -1,5 +1,6 @@
-// Package testkit sends requests to the API in tests and decodes the answers,
-// for the test harnesses that drive the service over HTTP.
+// Package testkit is what every test harness shares: the local stack started
+// once per test binary (RunWithStack), an API client that decodes the
+// answers (Do), and polling with a deadline (Eventually, WaitFinalized).
 package testkit
 
 import (
