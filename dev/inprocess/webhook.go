@@ -64,7 +64,8 @@ func (s *Service) WebhookWorker(c Clients) (*webhook.Worker, error) {
 	sender := webhook.NewSender(wc.Egress, wc.AttemptTimeout)
 	return webhook.NewWorker(
 		webhook.NewDispatcher(s.Stores.Events, s.Stores.Endpoints, q),
-		webhook.NewDeliverer(s.Stores.Deliveries, q, endpoints, sealer, sender, wc.Retry, wc.AttemptTimeout),
+		webhook.NewDeliverer(s.Stores.Deliveries, q, endpoints, sealer, sender,
+			webhook.WithRetryPolicy(wc.Retry), webhook.WithAttemptTimeout(wc.AttemptTimeout)),
 	), nil
 }
 

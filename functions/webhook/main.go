@@ -41,7 +41,8 @@ func main() {
 	// Domain.
 	worker := webhook.NewWorker(
 		webhook.NewDispatcher(dynamo.NewEventStore(table), endpointStore, webhookQueue),
-		webhook.NewDeliverer(dynamo.NewDeliveryStore(table), webhookQueue, endpoints, sealer, sender, cfg.Retry, cfg.AttemptTimeout),
+		webhook.NewDeliverer(dynamo.NewDeliveryStore(table), webhookQueue, endpoints, sealer, sender,
+			webhook.WithRetryPolicy(cfg.Retry), webhook.WithAttemptTimeout(cfg.AttemptTimeout)),
 	)
 
 	// Handler.

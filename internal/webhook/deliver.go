@@ -35,8 +35,8 @@ const leaseMargin = 30 * time.Second
 // Deliverer makes the attempts of deliveries, one per deliver message, and
 // decides what follows each.
 type Deliverer struct {
-	store     DeliveryStore
-	queue     Queue
+	store     DelivererStore
+	queue     Parker
 	endpoints *Endpoints
 	sealer    *Sealer
 	sender    AttemptSender
@@ -45,10 +45,43 @@ type Deliverer struct {
 	now       func() time.Time
 }
 
-// NewDeliverer wires the attempts to their ports. timeout is the sender's.
-func NewDeliverer(s DeliveryStore, q Queue, endpoints *Endpoints, sealer *Sealer, sender AttemptSender, retry RetryPolicy, timeout time.Duration) *Deliverer {
-	return &Deliverer{store: s, queue: q, endpoints: endpoints, sealer: sealer, sender: sender, retry: retry,
-		lease: timeout + leaseMargin, now: time.Now}
+// DelivererOption configures a Deliverer (WithRetryPolicy,
+// WithAttemptTimeout, WithClock).
+type DelivererOption interface {
+	applyDeliverer(*Deliverer)
+}
+
+type delivererOption func(*Deliverer)
+
+func (o delivererOption) applyDeliverer(d *Deliverer) { o(d) }
+
+// WithRetryPolicy sets what follows a failed attempt (DefaultRetryPolicy
+// otherwise).
+func WithRetryPolicy(p RetryPolicy) DelivererOption {
+	return delivererOption(func(d *Deliverer) { d.retry = p })
+}
+
+// WithAttemptTimeout tells the Deliverer the sender's timeout
+// (DefaultAttemptTimeout otherwise): an attempt's lease lasts that long plus
+// leaseMargin, so that a copy of its message does not start another one
+// while it may still get an answer. A non-positive timeout is ignored.
+func WithAttemptTimeout(timeout time.Duration) DelivererOption {
+	return delivererOption(func(d *Deliverer) {
+		if timeout > 0 {
+			d.lease = timeout + leaseMargin
+		}
+	})
+}
+
+// NewDeliverer wires the attempts to their ports: DefaultRetryPolicy,
+// DefaultAttemptTimeout and time.Now unless opts say otherwise.
+func NewDeliverer(store DelivererStore, queue Parker, endpoints *Endpoints, sealer *Sealer, sender AttemptSender, opts ...DelivererOption) *Deliverer {
+	d := &Deliverer{store: store, queue: queue, endpoints: endpoints, sealer: sealer, sender: sender,
+		retry: DefaultRetryPolicy(), lease: DefaultAttemptTimeout + leaseMargin, now: time.Now}
+	for _, o := range opts {
+		o.applyDeliverer(d)
+	}
+	return d
 }
 
 // Deliver handles one deliver message. A nil error with a zero Outcome means

@@ -16,7 +16,7 @@ import (
 // and waits at most its timeout: the event is recorded already, so a lost
 // announcement only delays the webhook until the sweeper's next run.
 type Announcer struct {
-	queue   Queue
+	queue   DispatchQueue
 	timeout time.Duration
 }
 
@@ -24,7 +24,7 @@ type Announcer struct {
 const DefaultAnnounceTimeout = 2 * time.Second
 
 // NewAnnouncer announces through queue.
-func NewAnnouncer(q Queue, timeout time.Duration) *Announcer {
+func NewAnnouncer(q DispatchQueue, timeout time.Duration) *Announcer {
 	return &Announcer{queue: q, timeout: timeout}
 }
 
@@ -42,15 +42,24 @@ func (a *Announcer) Finalized(ctx context.Context, s transfer.Synchronization) {
 // per (event, endpoint), each with its own message, so that endpoints never
 // wait for one another.
 type Dispatcher struct {
-	store     EventStore
-	endpoints EndpointStore
-	queue     Queue
+	store     FanoutStore
+	endpoints EndpointLister
+	queue     DeliverQueue
 	now       func() time.Time
 }
 
+// DispatcherOption configures a Dispatcher (WithClock).
+type DispatcherOption interface {
+	applyDispatcher(*Dispatcher)
+}
+
 // NewDispatcher wires the fan-out to its ports.
-func NewDispatcher(s EventStore, e EndpointStore, q Queue) *Dispatcher {
-	return &Dispatcher{store: s, endpoints: e, queue: q, now: time.Now}
+func NewDispatcher(s FanoutStore, e EndpointLister, q DeliverQueue, opts ...DispatcherOption) *Dispatcher {
+	d := &Dispatcher{store: s, endpoints: e, queue: q, now: time.Now}
+	for _, o := range opts {
+		o.applyDispatcher(d)
+	}
+	return d
 }
 
 // Dispatch fans one event out. It is idempotent: a repeated dispatch creates
@@ -109,17 +118,26 @@ func (d *Dispatcher) Dispatch(ctx context.Context, k EventKey) error {
 // events whose announcement was lost (the processor crashed after its
 // commit, or the queue refused the message).
 type Redispatcher struct {
-	store EventStore
-	queue Queue
+	store PendingEventStore
+	queue DispatchQueue
 	grace time.Duration
 	now   func() time.Time
 	batch int
 }
 
+// RedispatcherOption configures a Redispatcher (WithClock).
+type RedispatcherOption interface {
+	applyRedispatcher(*Redispatcher)
+}
+
 // NewRedispatcher dispatches events still pending grace after they were
 // recorded (or last re-dispatched).
-func NewRedispatcher(s EventStore, q Queue, grace time.Duration) *Redispatcher {
-	return &Redispatcher{store: s, queue: q, grace: grace, now: time.Now, batch: 100}
+func NewRedispatcher(s PendingEventStore, q DispatchQueue, grace time.Duration, opts ...RedispatcherOption) *Redispatcher {
+	r := &Redispatcher{store: s, queue: q, grace: grace, now: time.Now, batch: 100}
+	for _, o := range opts {
+		o.applyRedispatcher(r)
+	}
+	return r
 }
 
 // Sweep re-dispatches every pending event past its grace and says how many.

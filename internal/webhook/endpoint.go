@@ -73,6 +73,12 @@ var (
 	ErrUnknownTopic    = errors.New("unknown topic")
 )
 
+// EndpointLister lists endpoints: all the Dispatcher reads of them.
+type EndpointLister interface {
+	// Endpoints lists a publisher's endpoints.
+	Endpoints(ctx context.Context, p transfer.PublisherID) ([]Endpoint, error)
+}
+
 // EndpointStore keeps publishers' endpoints; every method is scoped by
 // publisher.
 type EndpointStore interface {
@@ -84,8 +90,7 @@ type EndpointStore interface {
 	ReplaceEndpoint(ctx context.Context, e Endpoint, fromVersion int64) error
 	// Endpoint reads one endpoint; nil when unknown.
 	Endpoint(ctx context.Context, p transfer.PublisherID, id string) (*Endpoint, error)
-	// Endpoints lists a publisher's endpoints.
-	Endpoints(ctx context.Context, p transfer.PublisherID) ([]Endpoint, error)
+	EndpointLister
 	// DeleteEndpoint removes an endpoint (ErrUnknownEndpoint if there is none).
 	DeleteEndpoint(ctx context.Context, p transfer.PublisherID, id string) error
 }

@@ -69,8 +69,9 @@ type Attempt struct {
 // (or the delivery moved on).
 var ErrClaimLost = errors.New("the attempt was claimed elsewhere")
 
-// EventStore is the storage of events and their fan-out.
-type EventStore interface {
+// FanoutStore is what the Dispatcher reads and writes of an event: the
+// event, its deliveries, and the mark that takes it off the sweeper's list.
+type FanoutStore interface {
 	// Event reads a synchronization's event; nil when there is none.
 	Event(ctx context.Context, k EventKey) (*Event, error)
 	// OpenDeliveries creates a pending delivery of ev for each endpoint that
@@ -79,14 +80,26 @@ type EventStore interface {
 	OpenDeliveries(ctx context.Context, ev Event, endpointIDs []string, at time.Time) ([]string, error)
 	// MarkDispatched takes the event off the sweeper's list.
 	MarkDispatched(ctx context.Context, ev Event, at time.Time) error
+}
+
+// PendingEventStore is what the Redispatcher needs: the events whose
+// dispatch may have been lost, and the restart of their grace.
+type PendingEventStore interface {
 	// PendingEvents lists events not dispatched (nor re-dispatched) since before.
 	PendingEvents(ctx context.Context, before time.Time, limit int) ([]EventKey, error)
 	// Redispatched restarts an event's grace period, if it is still pending.
 	Redispatched(ctx context.Context, k EventKey, at time.Time) error
 }
 
-// DeliveryStore is the storage of deliveries and their attempts.
-type DeliveryStore interface {
+// EventStore is the storage of events and their fan-out.
+type EventStore interface {
+	FanoutStore
+	PendingEventStore
+}
+
+// AttemptStore is what one attempt of a delivery reads and writes: the
+// Deliverer's state machine.
+type AttemptStore interface {
 	// LoadAttempt reads a delivery, its endpoint and its synchronization.
 	LoadAttempt(ctx context.Context, k DeliveryKey) (Attempt, error)
 	// Claim starts attempt number d.Attempts+1, if the delivery is still
@@ -99,22 +112,62 @@ type DeliveryStore interface {
 	Cancel(ctx context.Context, d Delivery, reason string, at time.Time) error
 	// MarkParked notes that a failed delivery is in the dead-letter queue.
 	MarkParked(ctx context.Context, k DeliveryKey, at time.Time) error
+}
+
+// Reopener starts a given-up delivery over.
+type Reopener interface {
 	// Reopen makes a failed delivery pending again with no attempts, for a
 	// redrive (ErrClaimLost if it is not failed).
 	Reopen(ctx context.Context, k DeliveryKey, at time.Time) error
+}
+
+// DelivererStore is what the Deliverer needs: the attempts, and the reopening
+// of a delivery an operator redrove from the dead-letter queue. It never
+// lists deliveries.
+type DelivererStore interface {
+	AttemptStore
+	Reopener
+}
+
+// DeliveryLister reads deliveries for operators.
+type DeliveryLister interface {
 	// Deliveries lists a synchronization's deliveries.
 	Deliveries(ctx context.Context, p transfer.PublisherID, syncID string) ([]Delivery, error)
 }
 
-// Queue carries the webhook path's messages.
-type Queue interface {
+// DeliveryStore is the storage of deliveries and their attempts.
+type DeliveryStore interface {
+	DelivererStore
+	DeliveryLister
+}
+
+// DispatchQueue asks for an event's fan-out: the Announcer and the
+// Redispatcher send nothing else.
+type DispatchQueue interface {
 	// Dispatch asks for an event's fan-out.
 	Dispatch(ctx context.Context, k EventKey) error
+}
+
+// DeliverQueue asks for the first attempts of deliveries: all the Dispatcher
+// sends.
+type DeliverQueue interface {
 	// Deliver asks for the first attempt of deliveries.
 	Deliver(ctx context.Context, keys []DeliveryKey) error
+}
+
+// Parker puts given-up deliveries aside: all the Deliverer sends (its
+// retries are the queue's redelivery of the message it handles).
+type Parker interface {
 	// Park puts a delivery that will not be attempted again in the
 	// dead-letter queue, for an operator.
 	Park(ctx context.Context, d Delivery) error
+}
+
+// Queue carries the webhook path's messages.
+type Queue interface {
+	DispatchQueue
+	DeliverQueue
+	Parker
 }
 
 // MessageKind tells the webhook queue's two messages apart.
