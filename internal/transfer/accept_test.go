@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/memstore"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -42,22 +44,107 @@ func livePublisher() transfer.Lookup {
 	}
 }
 
-type acceptFixture struct {
-	dir   *fakeDirectory
-	store *fakeSyncStore
-	queue *fakeQueue
-	acc   *transfer.Acceptor
+type openCall struct {
+	sync       transfer.Synchronization
+	leaseUntil time.Time
 }
 
-func newAcceptFixture(lookup transfer.Lookup, opts ...transfer.Option) *acceptFixture {
-	f := &acceptFixture{
-		dir:   &fakeDirectory{answer: lookup},
-		store: &fakeSyncStore{},
-		queue: &fakeQueue{},
+type abandonCall struct {
+	sync   transfer.Synchronization
+	ctxErr error
+}
+
+type getCall struct {
+	publisher transfer.PublisherID
+	id        string
+}
+
+// acceptFixture is an Acceptor on a memstore seeded so that its Lookup
+// answers lookup, with the target customer present. Hooks record what
+// reached the store and inject the errors the test sets.
+type acceptFixture struct {
+	mem   *memstore.Store
+	queue *memstore.Queue
+	acc   *transfer.Acceptor
+
+	lookupErr, openErr, abandonErr error
+
+	lookups  []transfer.LookupKeys
+	opens    []openCall
+	abandons []abandonCall
+}
+
+// seedLookup stores what makes a memstore's Lookup of testPublisher,
+// testTokenHash and testTx answer l.
+func seedLookup(t *testing.T, m *memstore.Store, l transfer.Lookup) {
+	t.Helper()
+	ctx := context.Background()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
+	if l.Publisher != nil {
+		must(m.PutPublisher(ctx, *l.Publisher))
+	}
+	must(m.PutToken(ctx, testPublisher, testTokenHash, "test"))
+	if !l.TokenValid {
+		must(m.RevokeToken(ctx, testPublisher, testTokenHash))
+	}
+	if l.OriginalTransactionID != "" {
+		p := activePurchase(11)
+		p.OriginalTransactionID = l.OriginalTransactionID
+		p.TransactionIDs = []string{l.OriginalTransactionID, testTx}
+		must(m.PutPurchase(ctx, *p))
+	}
+	must(m.PutCustomers(ctx, testPublisher, testTarget))
+	got, err := m.Lookup(ctx, transfer.LookupKeys{Publisher: testPublisher, TokenHash: testTokenHash, TransactionID: testTx})
+	must(err)
+	if (got.Publisher == nil) != (l.Publisher == nil) || (got.Publisher != nil && *got.Publisher != *l.Publisher) ||
+		got.TokenValid != l.TokenValid || got.OriginalTransactionID != l.OriginalTransactionID {
+		t.Fatalf("seeded store looks up %+v, want %+v", got, l)
+	}
+}
+
+func newAcceptFixture(t *testing.T, lookup transfer.Lookup, opts ...transfer.Option) *acceptFixture {
+	t.Helper()
+	f := &acceptFixture{
+		mem:   memstore.New(memstore.WithClock(func() time.Time { return testNow })),
+		queue: &memstore.Queue{},
+	}
+	seedLookup(t, f.mem, lookup)
+	f.mem.SetHooks(memstore.Hooks{
+		Lookup: func(_ context.Context, keys transfer.LookupKeys) error {
+			f.lookups = append(f.lookups, keys)
+			return f.lookupErr
+		},
+		Open: func(_ context.Context, s transfer.Synchronization, leaseUntil time.Time) error {
+			f.opens = append(f.opens, openCall{sync: s, leaseUntil: leaseUntil})
+			return f.openErr
+		},
+		Abandon: func(ctx context.Context, s transfer.Synchronization) error {
+			f.abandons = append(f.abandons, abandonCall{sync: s, ctxErr: ctx.Err()})
+			return f.abandonErr
+		},
+	})
 	opts = append([]transfer.Option{transfer.WithClock(func() time.Time { return testNow })}, opts...)
-	f.acc = transfer.NewAcceptor(f.dir, f.store, f.queue, opts...)
+	f.acc = transfer.NewAcceptor(f.mem, f.mem, f.queue, opts...)
 	return f
+}
+
+// leftBehind fails the test when a refused request left a record or a lock.
+func (f *acceptFixture) leftBehind(t *testing.T, id string) {
+	t.Helper()
+	if locks := f.mem.Locks(); len(locks) != 0 {
+		t.Errorf("locks left behind: %+v", locks)
+	}
+	if id == "" {
+		return
+	}
+	if s, ok, _ := f.mem.Get(context.Background(), testPublisher, id); ok {
+		t.Errorf("record left behind: %+v", s)
+	}
 }
 
 func codeOf(t *testing.T, err error) transfer.Code {
@@ -223,8 +310,8 @@ func TestAcceptRefusalsInSpecOrder(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newAcceptFixture(tc.lookup)
-			f.store.openErr = tc.openErr
+			f := newAcceptFixture(t, tc.lookup)
+			f.openErr = tc.openErr
 			got, err := f.acc.Accept(context.Background(), tc.in)
 			if err == nil {
 				t.Fatalf("Accept = %+v, want refusal %s", got, tc.want)
@@ -235,22 +322,23 @@ func TestAcceptRefusalsInSpecOrder(t *testing.T) {
 			if got != (transfer.Accepted{}) {
 				t.Errorf("a refusal returned a synchronization: %+v", got)
 			}
-			if !tc.opened && len(f.store.opens) != 0 {
-				t.Errorf("Open called %d times on a request refused before storage", len(f.store.opens))
+			if !tc.opened && len(f.opens) != 0 {
+				t.Errorf("Open called %d times on a request refused before storage", len(f.opens))
 			}
-			if len(f.queue.jobs) != 0 {
-				t.Errorf("refused request enqueued %v", f.queue.jobs)
+			if len(f.queue.Jobs()) != 0 {
+				t.Errorf("refused request enqueued %v", f.queue.Jobs())
 			}
-			if len(f.store.abandons) != 0 {
+			if len(f.abandons) != 0 {
 				t.Errorf("Abandon called on a refused request")
 			}
+			f.leftBehind(t, tc.in.CorrelationID)
 		})
 	}
 }
 
 func TestAcceptBodyErrorIsReturnedAsIs(t *testing.T) {
 	t.Parallel()
-	f := newAcceptFixture(livePublisher())
+	f := newAcceptFixture(t, livePublisher())
 	bodyErr := transfer.Refuse(transfer.CodeInvalidBody, "bad",
 		transfer.FieldError{Field: "ipAddress", Message: "must be a dotted-quad IPv4 address"})
 	_, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tokenCredential(), BodyError: bodyErr})
@@ -280,8 +368,8 @@ func TestAcceptRefusalDetailsNameTheField(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newAcceptFixture(livePublisher())
-			f.store.openErr = tc.openErr
+			f := newAcceptFixture(t, livePublisher())
+			f.openErr = tc.openErr
 			_, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tc.cred, Request: validRequest(), CorrelationID: "c"})
 			var e *transfer.Error
 			if !errors.As(err, &e) {
@@ -296,8 +384,8 @@ func TestAcceptRefusalDetailsNameTheField(t *testing.T) {
 
 func TestAcceptLookupFailureIsInternal(t *testing.T) {
 	t.Parallel()
-	f := newAcceptFixture(livePublisher())
-	f.dir.err = errors.New("dynamodb: RequestLimitExceeded secret-detail")
+	f := newAcceptFixture(t, livePublisher())
+	f.lookupErr = errors.New("dynamodb: RequestLimitExceeded secret-detail")
 	_, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tokenCredential(), Request: validRequest()})
 	var e *transfer.Error
 	if !errors.As(err, &e) {
@@ -309,14 +397,14 @@ func TestAcceptLookupFailureIsInternal(t *testing.T) {
 	if strings.Contains(e.Message, "secret-detail") {
 		t.Errorf("message leaks the cause: %q", e.Message)
 	}
-	if len(f.store.opens) != 0 || len(f.queue.jobs) != 0 {
+	if len(f.opens) != 0 || len(f.queue.Jobs()) != 0 {
 		t.Error("a failed lookup reached storage or the queue")
 	}
 }
 
 func TestAcceptOpensRecordsAndEnqueues(t *testing.T) {
 	t.Parallel()
-	f := newAcceptFixture(livePublisher(), transfer.WithLockLease(7*time.Minute), transfer.WithIDGenerator(func() string { return "GENERATED" }))
+	f := newAcceptFixture(t, livePublisher(), transfer.WithLockLease(7*time.Minute), transfer.WithIDGenerator(func() string { return "GENERATED" }))
 	req := validRequest()
 	got, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tokenCredential(), Request: req})
 	if err != nil {
@@ -325,10 +413,10 @@ func TestAcceptOpensRecordsAndEnqueues(t *testing.T) {
 	if got.Replayed {
 		t.Error("a fresh request is reported as a replay")
 	}
-	if len(f.store.opens) != 1 {
-		t.Fatalf("Open called %d times, want 1", len(f.store.opens))
+	if len(f.opens) != 1 {
+		t.Fatalf("Open called %d times, want 1", len(f.opens))
 	}
-	open := f.store.opens[0]
+	open := f.opens[0]
 	s := open.sync
 	now := testNow.UTC()
 	want := transfer.Synchronization{
@@ -355,26 +443,42 @@ func TestAcceptOpensRecordsAndEnqueues(t *testing.T) {
 	if got.Synchronization != s {
 		t.Errorf("Accepted.Synchronization = %+v, want the opened record", got.Synchronization)
 	}
-	if len(f.queue.jobs) != 1 || f.queue.jobs[0] != transfer.JobOf(s) {
-		t.Errorf("jobs = %+v, want exactly JobOf(opened)", f.queue.jobs)
+	if len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0] != transfer.JobOf(s) {
+		t.Errorf("jobs = %+v, want exactly JobOf(opened)", f.queue.Jobs())
 	}
 	wantJob := transfer.Job{PublisherID: testPublisher, SynchronizationID: "GENERATED", TransactionID: testTx, OriginalTransactionID: testChain}
 	if transfer.JobOf(s) != wantJob {
 		t.Errorf("JobOf = %+v, want %+v", transfer.JobOf(s), wantJob)
 	}
-	if len(f.store.abandons) != 0 {
+	if len(f.abandons) != 0 {
 		t.Error("Abandon called on success")
+	}
+	// What the store holds: the record and both locks, leased until now+7m.
+	if stored, ok, _ := f.mem.Get(context.Background(), testPublisher, "GENERATED"); !ok || stored != want {
+		t.Errorf("stored record = %+v (found %v), want %+v", stored, ok, want)
+	}
+	wantLocks := []memstore.Lock{
+		{Key: transfer.LockKey{PublisherID: testPublisher, TransactionID: testTx}, SynchronizationID: "GENERATED", LeaseUntil: testNow.UTC().Add(7 * time.Minute)},
+		{Key: transfer.LockKey{PublisherID: testPublisher, OriginalTransactionID: testChain}, SynchronizationID: "GENERATED", LeaseUntil: testNow.UTC().Add(7 * time.Minute)},
+	}
+	if locks := f.mem.Locks(); !reflect.DeepEqual(locks, wantLocks) {
+		t.Errorf("locks = %+v, want %+v", locks, wantLocks)
 	}
 }
 
 func TestAcceptDefaultLeaseIsFifteenMinutes(t *testing.T) {
 	t.Parallel()
-	f := newAcceptFixture(livePublisher())
+	f := newAcceptFixture(t, livePublisher())
 	if _, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tokenCredential(), Request: validRequest()}); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := f.store.opens[0].leaseUntil, testNow.Add(transfer.DefaultLockLease); !got.Equal(want) {
+	if got, want := f.opens[0].leaseUntil, testNow.Add(transfer.DefaultLockLease); !got.Equal(want) {
 		t.Errorf("leaseUntil = %v, want %v", got, want)
+	}
+	for _, l := range f.mem.Locks() {
+		if !l.LeaseUntil.Equal(testNow.Add(transfer.DefaultLockLease)) {
+			t.Errorf("lock %+v: lease until %v, want %v", l.Key, l.LeaseUntil, testNow.Add(transfer.DefaultLockLease))
+		}
 	}
 	if transfer.DefaultLockLease != 15*time.Minute {
 		t.Errorf("DefaultLockLease = %v", transfer.DefaultLockLease)
@@ -383,7 +487,7 @@ func TestAcceptDefaultLeaseIsFifteenMinutes(t *testing.T) {
 
 func TestAcceptCorrelationIDBecomesTheID(t *testing.T) {
 	t.Parallel()
-	f := newAcceptFixture(livePublisher(), transfer.WithIDGenerator(func() string {
+	f := newAcceptFixture(t, livePublisher(), transfer.WithIDGenerator(func() string {
 		t.Error("the generator must not be used when a Correlation-Id is given")
 		return "GENERATED"
 	}))
@@ -395,8 +499,8 @@ func TestAcceptCorrelationIDBecomesTheID(t *testing.T) {
 	if s.ID != "client-id-1" || s.CorrelationID != "client-id-1" {
 		t.Errorf("ID = %q, CorrelationID = %q, want both client-id-1", s.ID, s.CorrelationID)
 	}
-	if f.queue.jobs[0].SynchronizationID != "client-id-1" {
-		t.Errorf("job names %q", f.queue.jobs[0].SynchronizationID)
+	if f.queue.Jobs()[0].SynchronizationID != "client-id-1" {
+		t.Errorf("job names %q", f.queue.Jobs()[0].SynchronizationID)
 	}
 }
 
@@ -406,7 +510,7 @@ func TestAcceptGeneratedIDIsRandom(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
 	for range 50 {
-		f := newAcceptFixture(livePublisher())
+		f := newAcceptFixture(t, livePublisher())
 		got, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tokenCredential(), Request: validRequest()})
 		if err != nil {
 			t.Fatal(err)
@@ -433,37 +537,37 @@ func TestAcceptLookupKeys(t *testing.T) {
 	t.Parallel()
 	t.Run("valid body looks the transaction up with the credential", func(t *testing.T) {
 		t.Parallel()
-		f := newAcceptFixture(livePublisher())
+		f := newAcceptFixture(t, livePublisher())
 		if _, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tokenCredential(), Request: validRequest()}); err != nil {
 			t.Fatal(err)
 		}
 		want := transfer.LookupKeys{Publisher: testPublisher, TokenHash: testTokenHash, TransactionID: testTx}
-		if len(f.dir.calls) != 1 || f.dir.calls[0] != want {
-			t.Errorf("lookups = %+v, want exactly %+v", f.dir.calls, want)
+		if len(f.lookups) != 1 || f.lookups[0] != want {
+			t.Errorf("lookups = %+v, want exactly %+v", f.lookups, want)
 		}
 	})
 	t.Run("customer JWT has no token hash", func(t *testing.T) {
 		t.Parallel()
-		f := newAcceptFixture(livePublisher())
+		f := newAcceptFixture(t, livePublisher())
 		if _, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: customerCredential(testTarget), Request: validRequest()}); err != nil {
 			t.Fatal(err)
 		}
 		want := transfer.LookupKeys{Publisher: testPublisher, TransactionID: testTx}
-		if len(f.dir.calls) != 1 || f.dir.calls[0] != want {
-			t.Errorf("lookups = %+v, want exactly %+v", f.dir.calls, want)
+		if len(f.lookups) != 1 || f.lookups[0] != want {
+			t.Errorf("lookups = %+v, want exactly %+v", f.lookups, want)
 		}
 	})
 	t.Run("invalid body does not look up its transaction", func(t *testing.T) {
 		t.Parallel()
-		f := newAcceptFixture(livePublisher())
+		f := newAcceptFixture(t, livePublisher())
 		_, _ = f.acc.Accept(context.Background(), transfer.Intake{
 			Credential: tokenCredential(),
 			Request:    transfer.Request{TransactionID: "bad tx"},
 			BodyError:  transfer.Refuse(transfer.CodeInvalidBody, "bad"),
 		})
 		want := transfer.LookupKeys{Publisher: testPublisher, TokenHash: testTokenHash}
-		if len(f.dir.calls) != 1 || f.dir.calls[0] != want {
-			t.Errorf("lookups = %+v, want exactly %+v", f.dir.calls, want)
+		if len(f.lookups) != 1 || f.lookups[0] != want {
+			t.Errorf("lookups = %+v, want exactly %+v", f.lookups, want)
 		}
 	})
 }
@@ -472,7 +576,7 @@ func TestAcceptCustomerJWTIgnoresTokenValidity(t *testing.T) {
 	t.Parallel()
 	lookup := livePublisher()
 	lookup.TokenValid = false // no token was presented
-	f := newAcceptFixture(lookup)
+	f := newAcceptFixture(t, lookup)
 	if _, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: customerCredential(testTarget), Request: validRequest()}); err != nil {
 		t.Fatalf("a JWT of the target customer was refused: %v", err)
 	}
@@ -495,10 +599,12 @@ func TestAcceptReplay(t *testing.T) {
 				Result:        transfer.ResultTransferred,
 				CreatedAt:     testNow.Add(-time.Hour).UTC(),
 			}
-			f := newAcceptFixture(livePublisher())
+			f := newAcceptFixture(t, livePublisher())
 			// Even with other flags set (the first request holds the locks),
 			// the same body under the same id is a replay.
-			f.store.openErr = &transfer.OpenConflict{TransactionLocked: true, PurchaseLocked: true, Existing: existing}
+			f.mem.PutSynchronization(*existing)
+			f.mem.PutLock(transfer.LockKey{PublisherID: testPublisher, TransactionID: testTx}, "corr-1", testNow.Add(time.Minute))
+			f.mem.PutLock(transfer.LockKey{PublisherID: testPublisher, OriginalTransactionID: testChain}, "corr-1", testNow.Add(time.Minute))
 			got, err := f.acc.Accept(context.Background(), transfer.Intake{Credential: tokenCredential(), Request: req, CorrelationID: "corr-1"})
 			if err != nil {
 				t.Fatalf("replay refused: %v", err)
@@ -509,11 +615,17 @@ func TestAcceptReplay(t *testing.T) {
 			if got.Synchronization != *existing {
 				t.Errorf("replay returned %+v, want the existing record %+v", got.Synchronization, *existing)
 			}
-			if len(f.queue.jobs) != 0 {
-				t.Errorf("a replay enqueued %+v", f.queue.jobs)
+			if len(f.queue.Jobs()) != 0 {
+				t.Errorf("a replay enqueued %+v", f.queue.Jobs())
 			}
-			if len(f.store.abandons) != 0 {
+			if len(f.abandons) != 0 {
 				t.Error("a replay abandoned something")
+			}
+			if stored, _, _ := f.mem.Get(context.Background(), testPublisher, "corr-1"); stored != *existing {
+				t.Errorf("the replay changed the record: %+v", stored)
+			}
+			if locks := f.mem.Locks(); len(locks) != 2 || locks[0].SynchronizationID != "corr-1" || locks[1].SynchronizationID != "corr-1" {
+				t.Errorf("locks = %+v, want the first request's two", locks)
 			}
 		})
 	}
@@ -526,12 +638,14 @@ func TestAcceptFailedEnqueueRollsBack(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			f := newAcceptFixture(livePublisher())
-			f.store.abandonErr = abandonErr
-			f.queue.err = errors.New("sqs: AccessDenied arn:aws:sqs:eu-west-1:123456789012:secret-queue")
+			f := newAcceptFixture(t, livePublisher())
+			f.abandonErr = abandonErr
 			// The request's context is done by the time the enqueue fails
 			// (a timeout): the rollback must still run.
-			f.queue.onEnqueue = cancel
+			f.queue.SetHook(func(context.Context, transfer.Job) error {
+				cancel()
+				return errors.New("sqs: AccessDenied arn:aws:sqs:eu-west-1:123456789012:secret-queue")
+			})
 			got, err := f.acc.Accept(ctx, transfer.Intake{Credential: tokenCredential(), Request: validRequest(), CorrelationID: "c-9"})
 			var e *transfer.Error
 			if !errors.As(err, &e) {
@@ -551,15 +665,25 @@ func TestAcceptFailedEnqueueRollsBack(t *testing.T) {
 			if got != (transfer.Accepted{}) {
 				t.Errorf("returned %+v on failure", got)
 			}
-			if len(f.store.abandons) != 1 {
-				t.Fatalf("Abandon called %d times, want 1", len(f.store.abandons))
+			if len(f.abandons) != 1 {
+				t.Fatalf("Abandon called %d times, want 1", len(f.abandons))
 			}
-			ab := f.store.abandons[0]
-			if ab.sync != f.store.opens[0].sync {
-				t.Errorf("abandoned %+v, want the opened %+v", ab.sync, f.store.opens[0].sync)
+			ab := f.abandons[0]
+			if ab.sync != f.opens[0].sync {
+				t.Errorf("abandoned %+v, want the opened %+v", ab.sync, f.opens[0].sync)
 			}
 			if ab.ctxErr != nil {
 				t.Errorf("Abandon ran with a done context (%v): the rollback would not happen", ab.ctxErr)
+			}
+			if len(f.queue.Jobs()) != 0 {
+				t.Errorf("a failed enqueue recorded %+v", f.queue.Jobs())
+			}
+			_, kept, _ := f.mem.Get(context.Background(), testPublisher, "c-9")
+			if abandonErr == nil {
+				// The rollback ran: nothing of the attempt is left.
+				f.leftBehind(t, "c-9")
+			} else if !kept || len(f.mem.Locks()) != 2 {
+				t.Errorf("a failed rollback removed something: record kept %v, locks %+v", kept, f.mem.Locks())
 			}
 		})
 	}
@@ -616,9 +740,24 @@ func TestStatusReader(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := &fakeDirectory{answer: tc.lookup, err: tc.lookErr}
-			store := &fakeSyncStore{getSync: stored, getFound: tc.found, getErr: tc.getErr}
-			got, err := transfer.NewStatusReader(dir, store).Get(context.Background(), tc.cred, "s-1")
+			mem := memstore.New(memstore.WithClock(func() time.Time { return testNow }))
+			seedLookup(t, mem, tc.lookup)
+			if tc.found {
+				mem.PutSynchronization(stored)
+			}
+			var lookups []transfer.LookupKeys
+			var gets []getCall
+			mem.SetHooks(memstore.Hooks{
+				Lookup: func(_ context.Context, keys transfer.LookupKeys) error {
+					lookups = append(lookups, keys)
+					return tc.lookErr
+				},
+				Get: func(_ context.Context, p transfer.PublisherID, id string) error {
+					gets = append(gets, getCall{publisher: p, id: id})
+					return tc.getErr
+				},
+			})
+			got, err := transfer.NewStatusReader(mem, mem).Get(context.Background(), tc.cred, "s-1")
 			if tc.wantCode == "" {
 				if err != nil {
 					t.Fatalf("Get: %v", err)
@@ -634,15 +773,15 @@ func TestStatusReader(t *testing.T) {
 					t.Errorf("a refusal leaked %+v", got)
 				}
 			}
-			if want := (transfer.LookupKeys{Publisher: tc.cred.Publisher, TokenHash: tc.cred.TokenHash}); len(dir.calls) != 1 || dir.calls[0] != want {
-				t.Errorf("lookups = %+v, want %+v", dir.calls, want)
+			if want := (transfer.LookupKeys{Publisher: tc.cred.Publisher, TokenHash: tc.cred.TokenHash}); len(lookups) != 1 || lookups[0] != want {
+				t.Errorf("lookups = %+v, want %+v", lookups, want)
 			}
 			if tc.wantGet {
-				if len(store.gets) != 1 || store.gets[0] != (getCall{publisher: testPublisher, id: "s-1"}) {
-					t.Errorf("gets = %+v, want one by publisher and id", store.gets)
+				if len(gets) != 1 || gets[0] != (getCall{publisher: testPublisher, id: "s-1"}) {
+					t.Errorf("gets = %+v, want one by publisher and id", gets)
 				}
-			} else if len(store.gets) != 0 {
-				t.Errorf("store read before authentication: %+v", store.gets)
+			} else if len(gets) != 0 {
+				t.Errorf("store read before authentication: %+v", gets)
 			}
 		})
 	}

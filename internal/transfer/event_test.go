@@ -33,14 +33,20 @@ func TestEveryFinalizationRecordsItsEvent(t *testing.T) {
 		}
 	}
 
-	f := newProcFixture(2, loadAnswer{err: errors.New("storage down")}, snapshot(activePurchase(otherOwner)))
+	f := newProcFixture(t, 2)
+	f.setPurchase(activePurchase(otherOwner))
+	f.loadErrs = []error{errors.New("storage down"), nil}
 	_ = f.proc.Handle(context.Background(), testJob, 2)
-	if len(f.store.finalizeCalls) == 0 {
+	if len(f.finalizes) == 0 {
 		t.Fatal("the last delivery finalized nothing")
 	}
-	last := f.store.finalizeCalls[len(f.store.finalizeCalls)-1]
+	last := f.finalizes[len(f.finalizes)-1]
 	if last.Sync.Result != transfer.ResultTransferFailed || last.EventID != transfer.EventID(*openSync()) {
 		t.Errorf("TRANSFER_FAILED finalization: result %s, event %q; want the synchronization's event", last.Sync.Result, last.EventID)
+	}
+	// The store recorded the event with the finalization.
+	if ev := f.mem.Events(); len(ev) != 1 || ev[0].ID != last.EventID || ev[0].Sync.Result != transfer.ResultTransferFailed {
+		t.Errorf("recorded events = %+v, want the TRANSFER_FAILED one", ev)
 	}
 }
 

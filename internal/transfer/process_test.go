@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/memstore"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -219,48 +220,151 @@ func TestResultAccessGranted(t *testing.T) {
 	}
 }
 
-type procFixture struct {
-	store    *fakeWorkStore
-	notifier *fakeNotifier
-	proc     *transfer.Processor
+type markCall struct {
+	job      transfer.Job
+	attempts int
+	at       time.Time
 }
 
-func newProcFixture(maxReceives int, loads ...loadAnswer) *procFixture {
-	f := &procFixture{store: &fakeWorkStore{loads: loads}, notifier: &fakeNotifier{}}
-	f.proc = transfer.NewProcessor(f.store,
+// procFixture is a Processor on a memstore holding the open synchronization
+// of testJob (both its locks) and the active purchase of customer 11.
+type procFixture struct {
+	t        *testing.T
+	mem      *memstore.Store
+	notifier *memstore.Notifier
+	proc     *transfer.Processor
+
+	// Scripts, read when the call happens: the i-th Load fails with
+	// loadErrs[i], the i-th Finalize answers finErrs[i] without running (the
+	// last entry repeats; nil lets the store answer). beforeLoad and
+	// beforeFinalize change the store under the i-th call.
+	loadErrs       []error
+	finErrs        []error
+	markErr        error
+	beforeLoad     func(i int)
+	beforeFinalize func(i int)
+
+	// What reached the store.
+	finalizes []transfer.Finalization
+	marks     []markCall
+}
+
+func scripted(errs []error, i int) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs[min(i, len(errs)-1)]
+}
+
+// seededSync is the record of testJob as the store holds it.
+func seededSync() transfer.Synchronization {
+	s := *openSync()
+	s.OriginalTransactionID = testChain
+	return s
+}
+
+var testJob = transfer.JobOf(seededSync())
+
+func newProcFixture(t *testing.T, maxReceives int) *procFixture {
+	t.Helper()
+	f := &procFixture{t: t, mem: memstore.New(memstore.WithClock(func() time.Time { return procNow })), notifier: &memstore.Notifier{}}
+	ctx := context.Background()
+	if err := f.mem.PutCustomers(ctx, testPublisher, testTarget, 11, 12); err != nil {
+		t.Fatal(err)
+	}
+	f.setPurchase(activePurchase(11))
+	if err := f.mem.Open(ctx, seededSync(), procNow.Add(transfer.DefaultLockLease)); err != nil {
+		t.Fatal(err)
+	}
+	var loads int
+	f.mem.SetHooks(memstore.Hooks{
+		Load: func(context.Context, transfer.Job) error {
+			i := loads
+			loads++
+			if f.beforeLoad != nil {
+				f.beforeLoad(i)
+			}
+			return scripted(f.loadErrs, i)
+		},
+		Finalize: func(_ context.Context, fin transfer.Finalization) error {
+			i := len(f.finalizes)
+			f.finalizes = append(f.finalizes, fin)
+			if f.beforeFinalize != nil {
+				f.beforeFinalize(i)
+			}
+			return scripted(f.finErrs, i)
+		},
+		MarkRetrying: func(_ context.Context, job transfer.Job, attempts int, at time.Time) error {
+			f.marks = append(f.marks, markCall{job: job, attempts: attempts, at: at})
+			return f.markErr
+		},
+	})
+	f.proc = transfer.NewProcessor(f.mem,
 		transfer.WithClock(func() time.Time { return procNow }),
 		transfer.WithMaxReceives(maxReceives),
 		transfer.WithNotifier(f.notifier))
 	return f
 }
 
-var testJob = transfer.Job{PublisherID: testPublisher, SynchronizationID: "sync-1", TransactionID: testTx}
+func (f *procFixture) setPurchase(p *transfer.Purchase) {
+	f.t.Helper()
+	if err := f.mem.PutPurchase(context.Background(), *p); err != nil {
+		f.t.Fatal(err)
+	}
+}
 
-func snapshot(p *transfer.Purchase) loadAnswer {
-	return loadAnswer{snap: transfer.Snapshot{Sync: openSync(), Purchase: p, HeldLocks: []transfer.LockKey{heldTx, heldOtx}, OriginalTransactionID: testChain}}
+// finishedElsewhere stores the record as another delivery finalized it.
+func (f *procFixture) finishedElsewhere(r transfer.Result) {
+	s := seededSync()
+	s.Status, s.Result, s.FinalizedAt = transfer.StatusFinalized, r, procNow
+	f.mem.PutSynchronization(s)
+}
+
+func (f *procFixture) stored() transfer.Synchronization {
+	f.t.Helper()
+	s, ok, err := f.mem.Get(context.Background(), testPublisher, testJob.SynchronizationID)
+	if err != nil || !ok {
+		f.t.Fatalf("the record is gone (%v)", err)
+	}
+	return s
+}
+
+func (f *procFixture) owner() transfer.CustomerID {
+	f.t.Helper()
+	p, err := f.mem.Purchase(context.Background(), testPublisher, testChain)
+	if err != nil || p == nil {
+		f.t.Fatalf("purchase: %v, %v", p, err)
+	}
+	return p.Owner
 }
 
 func TestProcessorNothingToDo(t *testing.T) {
 	t.Parallel()
-	finalized := openSync()
-	finalized.Status = transfer.StatusFinalized
-	finalized.Result = transfer.ResultUnchanged
-	for name, snap := range map[string]transfer.Snapshot{
-		"missing synchronization":   {Sync: nil, Purchase: activePurchase(11)},
-		"finalized synchronization": {Sync: finalized, Purchase: activePurchase(11)},
+	for name, prepare := range map[string]func(f *procFixture){
+		// Rolled back after a failed enqueue whose message got through anyway.
+		"missing synchronization": func(f *procFixture) {
+			if err := f.mem.Abandon(context.Background(), seededSync()); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"finalized synchronization": func(f *procFixture) { f.finishedElsewhere(transfer.ResultUnchanged) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			for _, receive := range []int{1, 5} { // also on the last delivery
-				f := newProcFixture(5, loadAnswer{snap: snap})
+				f := newProcFixture(t, 5)
+				prepare(f)
 				if err := f.proc.Handle(context.Background(), testJob, receive); err != nil {
 					t.Fatalf("receive %d: Handle = %v, want nil (ack)", receive, err)
 				}
-				if len(f.store.finalizeCalls) != 0 {
-					t.Errorf("receive %d: Finalize called %d times", receive, len(f.store.finalizeCalls))
+				if n := f.mem.Calls("Finalize"); n != 0 {
+					t.Errorf("receive %d: Finalize called %d times", receive, n)
 				}
-				if len(f.store.marks) != 0 || len(f.notifier.syncs) != 0 {
-					t.Errorf("receive %d: marks %v, notifications %v", receive, f.store.marks, f.notifier.syncs)
+				if len(f.marks) != 0 || len(f.notifier.Synchronizations()) != 0 {
+					t.Errorf("receive %d: marks %v, notifications %v", receive, f.marks, f.notifier.Synchronizations())
+				}
+				if f.owner() != 11 {
+					t.Errorf("receive %d: the purchase moved to %d", receive, f.owner())
 				}
 			}
 		})
@@ -269,84 +373,135 @@ func TestProcessorNothingToDo(t *testing.T) {
 
 func TestProcessorSuccessNotifiesOnce(t *testing.T) {
 	t.Parallel()
-	f := newProcFixture(5, snapshot(activePurchase(11)))
+	f := newProcFixture(t, 5)
 	if err := f.proc.Handle(context.Background(), testJob, 1); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if len(f.store.finalizeCalls) != 1 {
-		t.Fatalf("Finalize called %d times", len(f.store.finalizeCalls))
+	if len(f.finalizes) != 1 {
+		t.Fatalf("Finalize called %d times", len(f.finalizes))
 	}
-	fin := f.store.finalizeCalls[0]
+	fin := f.finalizes[0]
 	if fin.Sync.Result != transfer.ResultTransferred || fin.Change == nil || fin.Change.From != 11 || fin.Change.To != testTarget {
 		t.Errorf("finalization = %+v", fin)
 	}
-	if len(f.notifier.syncs) != 1 || f.notifier.syncs[0] != fin.Sync {
-		t.Errorf("notifications = %+v, want exactly the finalized record", f.notifier.syncs)
+	if n := f.notifier.Synchronizations(); len(n) != 1 || n[0] != fin.Sync {
+		t.Errorf("notifications = %+v, want exactly the finalized record", n)
 	}
-	if len(f.store.marks) != 0 {
-		t.Errorf("MarkRetrying called on success: %+v", f.store.marks)
+	if len(f.marks) != 0 {
+		t.Errorf("MarkRetrying called on success: %+v", f.marks)
+	}
+	// The store applied it: the record, the owner, the history, the locks, the event.
+	if s := f.stored(); s.Status != transfer.StatusFinalized || s.Result != transfer.ResultTransferred || s.PreviousOwner != 11 {
+		t.Errorf("stored record = %+v", s)
+	}
+	if f.owner() != testTarget {
+		t.Errorf("owner = %d, want %d", f.owner(), testTarget)
+	}
+	if h, _ := f.mem.History(context.Background(), testPublisher, testChain); len(h) != 1 || h[0].From != 11 || h[0].To != testTarget {
+		t.Errorf("history = %+v", h)
+	}
+	if locks := f.mem.Locks(); len(locks) != 0 {
+		t.Errorf("locks still held: %+v", locks)
+	}
+	if ev := f.mem.Events(); len(ev) != 1 || ev[0].ID != fin.EventID || ev[0].Sync != fin.Sync {
+		t.Errorf("events = %+v, want the finalization's", ev)
 	}
 }
 
 func TestProcessorAlreadyFinalizedIsDone(t *testing.T) {
 	t.Parallel()
-	f := newProcFixture(5, snapshot(activePurchase(11)))
-	f.store.finalizes = []error{fmt.Errorf("transact: %w", transfer.ErrAlreadyFinalized)}
+	f := newProcFixture(t, 5)
+	f.finErrs = []error{fmt.Errorf("transact: %w", transfer.ErrAlreadyFinalized)}
 	if err := f.proc.Handle(context.Background(), testJob, 2); err != nil {
 		t.Fatalf("Handle = %v, want nil", err)
 	}
-	if len(f.store.finalizeCalls) != 1 {
-		t.Errorf("Finalize called %d times", len(f.store.finalizeCalls))
+	if len(f.finalizes) != 1 {
+		t.Errorf("Finalize called %d times", len(f.finalizes))
 	}
-	if len(f.notifier.syncs) != 0 {
-		t.Errorf("notified %d times for a finalization another delivery made", len(f.notifier.syncs))
+	if n := f.notifier.Synchronizations(); len(n) != 0 {
+		t.Errorf("notified %d times for a finalization another delivery made", len(n))
 	}
-	if len(f.store.marks) != 0 {
-		t.Errorf("marked retrying: %+v", f.store.marks)
+	if len(f.marks) != 0 {
+		t.Errorf("marked retrying: %+v", f.marks)
+	}
+}
+
+func TestProcessorAlreadyFinalizedByTheStore(t *testing.T) {
+	t.Parallel()
+	f := newProcFixture(t, 5)
+	// Another delivery finalizes it between this one's read and its write.
+	f.beforeFinalize = func(int) { f.finishedElsewhere(transfer.ResultUnchanged) }
+	if err := f.proc.Handle(context.Background(), testJob, 2); err != nil {
+		t.Fatalf("Handle = %v, want nil", err)
+	}
+	if len(f.finalizes) != 1 || len(f.notifier.Synchronizations()) != 0 || len(f.marks) != 0 {
+		t.Errorf("finalizes %d, notifications %+v, marks %+v; want one refused finalization and nothing else",
+			len(f.finalizes), f.notifier.Synchronizations(), f.marks)
+	}
+	if s := f.stored(); s.Result != transfer.ResultUnchanged || f.owner() != 11 {
+		t.Errorf("record %+v, owner %d: the other delivery's result was overwritten", s, f.owner())
 	}
 }
 
 func TestProcessorStaleReloadsAndRetries(t *testing.T) {
 	t.Parallel()
 	// The first read sees owner 11; the purchase then moves to 12 under us.
-	f := newProcFixture(5, snapshot(activePurchase(11)), snapshot(activePurchase(12)))
-	f.store.finalizes = []error{transfer.ErrStale, nil}
+	f := newProcFixture(t, 5)
+	f.beforeFinalize = func(i int) {
+		if i == 0 {
+			p := activePurchase(12)
+			p.Version++
+			f.setPurchase(p)
+		}
+	}
 	if err := f.proc.Handle(context.Background(), testJob, 1); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if f.store.loadCalls != 2 {
-		t.Errorf("Load called %d times, want 2 (reload after stale)", f.store.loadCalls)
+	if n := f.mem.Calls("Load"); n != 2 {
+		t.Errorf("Load called %d times, want 2 (reload after stale)", n)
 	}
-	if len(f.store.finalizeCalls) != 2 {
-		t.Fatalf("Finalize called %d times, want 2", len(f.store.finalizeCalls))
+	if len(f.finalizes) != 2 {
+		t.Fatalf("Finalize called %d times, want 2", len(f.finalizes))
 	}
-	second := f.store.finalizeCalls[1]
+	second := f.finalizes[1]
 	if second.Change == nil || second.Change.From != 12 {
 		t.Errorf("the retry did not decide on the fresh read: %+v", second.Change)
 	}
-	if len(f.notifier.syncs) != 1 {
-		t.Errorf("notified %d times, want 1", len(f.notifier.syncs))
+	if n := f.notifier.Synchronizations(); len(n) != 1 {
+		t.Errorf("notified %d times, want 1", len(n))
+	}
+	if s := f.stored(); s.PreviousOwner != 12 || f.owner() != testTarget {
+		t.Errorf("record %+v, owner %d: want the transfer from 12 applied", s, f.owner())
 	}
 }
 
 func TestProcessorStaleIsBounded(t *testing.T) {
 	t.Parallel()
-	f := newProcFixture(5, snapshot(activePurchase(11)))
-	f.store.finalizes = []error{transfer.ErrStale}
+	f := newProcFixture(t, 5)
+	// The purchase changes under every write.
+	f.beforeFinalize = func(i int) {
+		p := activePurchase(11)
+		p.Version += int64(i + 1)
+		f.setPurchase(p)
+	}
 	err := f.proc.Handle(context.Background(), testJob, 2)
 	if err == nil {
 		t.Fatal("Handle = nil after the purchase never stopped changing")
 	}
-	if f.store.loadCalls < 2 || f.store.loadCalls > 10 {
-		t.Errorf("Load called %d times, want a small bound", f.store.loadCalls)
+	loads := f.mem.Calls("Load")
+	if loads < 2 || loads > 10 {
+		t.Errorf("Load called %d times, want a small bound", loads)
 	}
-	if len(f.store.finalizeCalls) != f.store.loadCalls {
-		t.Errorf("Finalize %d times for %d loads", len(f.store.finalizeCalls), f.store.loadCalls)
+	if len(f.finalizes) != loads {
+		t.Errorf("Finalize %d times for %d loads", len(f.finalizes), loads)
 	}
-	if len(f.store.marks) != 1 || f.store.marks[0].attempts != 2 {
-		t.Errorf("marks = %+v, want one with attempts 2", f.store.marks)
+	if len(f.marks) != 1 || f.marks[0].attempts != 2 {
+		t.Errorf("marks = %+v, want one with attempts 2", f.marks)
 	}
-	if len(f.notifier.syncs) != 0 {
+	if s := f.stored(); s.Status != transfer.StatusRetrying || s.Attempts != 2 {
+		t.Errorf("stored record = %+v, want retrying after 2 attempts", s)
+	}
+	if n := f.notifier.Synchronizations(); len(n) != 0 {
 		t.Error("notified without a finalization")
 	}
 }
@@ -357,40 +512,48 @@ func TestProcessorTransientFailureBelowMax(t *testing.T) {
 	finErr := errors.New("transaction conflict")
 	tests := []struct {
 		name      string
-		loads     []loadAnswer
-		finalizes []error
+		loadErrs  []error
+		finErrs   []error
 		markErr   error
 		receive   int
 		wantCause error
 	}{
-		{name: "load fails on first receive", loads: []loadAnswer{{err: loadErr}}, receive: 1, wantCause: loadErr},
-		{name: "finalize fails one before the last", loads: []loadAnswer{snapshot(activePurchase(11))}, finalizes: []error{finErr}, receive: 4, wantCause: finErr},
-		{name: "mark retrying fails too", loads: []loadAnswer{{err: loadErr}}, markErr: errors.New("x"), receive: 3, wantCause: loadErr},
+		{name: "load fails on first receive", loadErrs: []error{loadErr}, receive: 1, wantCause: loadErr},
+		{name: "finalize fails one before the last", finErrs: []error{finErr}, receive: 4, wantCause: finErr},
+		{name: "mark retrying fails too", loadErrs: []error{loadErr}, markErr: errors.New("x"), receive: 3, wantCause: loadErr},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newProcFixture(5, tc.loads...)
-			f.store.finalizes = tc.finalizes
-			f.store.markErr = tc.markErr
+			f := newProcFixture(t, 5)
+			f.loadErrs = tc.loadErrs
+			f.finErrs = tc.finErrs
+			f.markErr = tc.markErr
 			err := f.proc.Handle(context.Background(), testJob, tc.receive)
 			if !errors.Is(err, tc.wantCause) {
 				t.Fatalf("Handle = %v, want it to wrap %v (the message must be delivered again)", err, tc.wantCause)
 			}
-			if len(f.store.marks) != 1 {
-				t.Fatalf("MarkRetrying called %d times, want 1", len(f.store.marks))
+			if len(f.marks) != 1 {
+				t.Fatalf("MarkRetrying called %d times, want 1", len(f.marks))
 			}
-			m := f.store.marks[0]
+			m := f.marks[0]
 			if m.attempts != tc.receive || m.job != testJob || !m.at.Equal(procNow) {
 				t.Errorf("MarkRetrying(%+v, %d, %v), want (%+v, %d, %v)", m.job, m.attempts, m.at, testJob, tc.receive, procNow)
 			}
-			for _, fin := range f.store.finalizeCalls {
+			for _, fin := range f.finalizes {
 				if fin.Sync.Result == transfer.ResultTransferFailed {
 					t.Error("gave up before the last delivery")
 				}
 			}
-			if len(f.notifier.syncs) != 0 {
+			if n := f.notifier.Synchronizations(); len(n) != 0 {
 				t.Error("notified without a finalization")
+			}
+			s := f.stored()
+			if tc.markErr == nil && (s.Status != transfer.StatusRetrying || s.Attempts != tc.receive || !s.UpdatedAt.Equal(procNow)) {
+				t.Errorf("stored record = %+v, want retrying after %d attempts", s, tc.receive)
+			}
+			if s.Status == transfer.StatusFinalized || f.owner() != 11 {
+				t.Errorf("a failed attempt applied something: record %+v, owner %d", s, f.owner())
 			}
 		})
 	}
@@ -403,18 +566,19 @@ func TestProcessorGivesUpOnLastReceive(t *testing.T) {
 		t.Run(fmt.Sprint("receive ", receive), func(t *testing.T) {
 			t.Parallel()
 			// The attempt fails at its first read; the give-up read works.
-			f := newProcFixture(5, loadAnswer{err: loadErr}, snapshot(activePurchase(11)))
+			f := newProcFixture(t, 5)
+			f.loadErrs = []error{loadErr, nil}
 			err := f.proc.Handle(context.Background(), testJob, receive)
 			if !errors.Is(err, loadErr) {
 				t.Fatalf("Handle = %v, want the failure returned so the message is dead-lettered", err)
 			}
-			if len(f.store.marks) != 0 {
-				t.Errorf("MarkRetrying called on the last delivery: %+v", f.store.marks)
+			if len(f.marks) != 0 {
+				t.Errorf("MarkRetrying called on the last delivery: %+v", f.marks)
 			}
-			if len(f.store.finalizeCalls) != 1 {
-				t.Fatalf("Finalize called %d times, want 1", len(f.store.finalizeCalls))
+			if len(f.finalizes) != 1 {
+				t.Fatalf("Finalize called %d times, want 1", len(f.finalizes))
 			}
-			fin := f.store.finalizeCalls[0]
+			fin := f.finalizes[0]
 			if fin.Sync.Result != transfer.ResultTransferFailed || fin.Sync.Status != transfer.StatusFinalized {
 				t.Errorf("finalized %s/%s, want finalized TRANSFER_FAILED", fin.Sync.Status, fin.Sync.Result)
 			}
@@ -430,8 +594,11 @@ func TestProcessorGivesUpOnLastReceive(t *testing.T) {
 			if !reflect.DeepEqual(fin.ReleaseLocks, []transfer.LockKey{heldTx, heldOtx}) {
 				t.Errorf("released %+v, want the held locks", fin.ReleaseLocks)
 			}
-			if len(f.notifier.syncs) != 1 || f.notifier.syncs[0].Result != transfer.ResultTransferFailed {
-				t.Errorf("notifications = %+v, want one TRANSFER_FAILED", f.notifier.syncs)
+			if n := f.notifier.Synchronizations(); len(n) != 1 || n[0].Result != transfer.ResultTransferFailed {
+				t.Errorf("notifications = %+v, want one TRANSFER_FAILED", n)
+			}
+			if s := f.stored(); s.Result != transfer.ResultTransferFailed || f.owner() != 11 || len(f.mem.Locks()) != 0 {
+				t.Errorf("stored %+v, owner %d, locks %+v; want TRANSFER_FAILED, the purchase untouched, no locks", s, f.owner(), f.mem.Locks())
 			}
 		})
 	}
@@ -440,47 +607,61 @@ func TestProcessorGivesUpOnLastReceive(t *testing.T) {
 func TestProcessorLastReceiveAfterFinalizeFailure(t *testing.T) {
 	t.Parallel()
 	finErr := errors.New("transaction canceled")
-	f := newProcFixture(3, snapshot(activePurchase(11)))
-	f.store.finalizes = []error{finErr, nil}
+	f := newProcFixture(t, 3)
+	f.finErrs = []error{finErr, nil}
 	err := f.proc.Handle(context.Background(), testJob, 3)
 	if !errors.Is(err, finErr) {
 		t.Fatalf("Handle = %v, want %v", err, finErr)
 	}
-	if len(f.store.finalizeCalls) != 2 || f.store.finalizeCalls[1].Sync.Result != transfer.ResultTransferFailed {
-		t.Fatalf("finalizations = %+v, want the failed attempt then TRANSFER_FAILED", f.store.finalizeCalls)
+	if len(f.finalizes) != 2 || f.finalizes[1].Sync.Result != transfer.ResultTransferFailed {
+		t.Fatalf("finalizations = %+v, want the failed attempt then TRANSFER_FAILED", f.finalizes)
 	}
-	if len(f.notifier.syncs) != 1 {
-		t.Errorf("notified %d times, want 1", len(f.notifier.syncs))
+	if n := f.notifier.Synchronizations(); len(n) != 1 {
+		t.Errorf("notified %d times, want 1", len(n))
+	}
+	if s := f.stored(); s.Result != transfer.ResultTransferFailed {
+		t.Errorf("stored record = %+v, want TRANSFER_FAILED", s)
 	}
 }
 
 func TestProcessorGiveUpFindsItDone(t *testing.T) {
 	t.Parallel()
-	finalized := openSync()
-	finalized.Status = transfer.StatusFinalized
-	finalized.Result = transfer.ResultTransferred
 	// The attempt fails; by the give-up read another delivery has finished it.
-	f := newProcFixture(5, loadAnswer{err: errors.New("x")}, loadAnswer{snap: transfer.Snapshot{Sync: finalized}})
+	f := newProcFixture(t, 5)
+	f.loadErrs = []error{errors.New("x"), nil}
+	f.beforeLoad = func(i int) {
+		if i == 0 {
+			f.finishedElsewhere(transfer.ResultTransferred)
+		}
+	}
 	if err := f.proc.Handle(context.Background(), testJob, 5); err == nil {
 		t.Fatal("Handle = nil, want the attempt's error")
 	}
-	if len(f.store.finalizeCalls) != 0 {
-		t.Errorf("TRANSFER_FAILED written over a finalized record: %+v", f.store.finalizeCalls)
+	if len(f.finalizes) != 0 {
+		t.Errorf("TRANSFER_FAILED written over a finalized record: %+v", f.finalizes)
 	}
-	if len(f.notifier.syncs) != 0 {
-		t.Errorf("notified %+v", f.notifier.syncs)
+	if n := f.notifier.Synchronizations(); len(n) != 0 {
+		t.Errorf("notified %+v", n)
+	}
+	if s := f.stored(); s.Result != transfer.ResultTransferred {
+		t.Errorf("stored record = %+v, want the other delivery's result", s)
 	}
 }
 
 func TestProcessorGiveUpLosingTheRaceDoesNotNotify(t *testing.T) {
 	t.Parallel()
-	f := newProcFixture(5, loadAnswer{err: errors.New("x")}, snapshot(activePurchase(11)))
-	f.store.finalizes = []error{transfer.ErrAlreadyFinalized}
+	f := newProcFixture(t, 5)
+	f.loadErrs = []error{errors.New("x"), nil}
+	// Another delivery commits its result between the give-up read and write.
+	f.beforeFinalize = func(int) { f.finishedElsewhere(transfer.ResultTransferred) }
 	_ = f.proc.Handle(context.Background(), testJob, 5)
-	if len(f.store.finalizeCalls) != 1 {
-		t.Fatalf("Finalize called %d times, want 1", len(f.store.finalizeCalls))
+	if len(f.finalizes) != 1 {
+		t.Fatalf("Finalize called %d times, want 1", len(f.finalizes))
 	}
-	if len(f.notifier.syncs) != 0 {
-		t.Errorf("notified %+v for a TRANSFER_FAILED that was never committed", f.notifier.syncs)
+	if n := f.notifier.Synchronizations(); len(n) != 0 {
+		t.Errorf("notified %+v for a TRANSFER_FAILED that was never committed", n)
+	}
+	if s := f.stored(); s.Result != transfer.ResultTransferred {
+		t.Errorf("stored record = %+v, want the other delivery's result", s)
 	}
 }
