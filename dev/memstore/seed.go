@@ -32,28 +32,24 @@ func (s *Store) PutToken(_ context.Context, p transfer.PublisherID, hash, label 
 
 // RevokeToken makes a token unusable; ErrNotFound when there is no such token.
 func (s *Store) RevokeToken(_ context.Context, p transfer.PublisherID, hash string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := tokenKey{p, hash}
-	tok, ok := s.tokens[k]
-	if !ok {
-		return fmt.Errorf("revoke token: %w", ErrNotFound)
-	}
-	tok.revoked = true
-	s.tokens[k] = tok
-	return nil
+	return s.changeToken("revoke token", p, hash, func(t *token) { t.revoked = true })
 }
 
 // ExpireToken lets a token work until at (a rotated-out token's grace).
 func (s *Store) ExpireToken(p transfer.PublisherID, hash string, at time.Time) error {
+	return s.changeToken("expire token", p, hash, func(t *token) { t.expiresAt = at })
+}
+
+// changeToken applies change to a stored token; ErrNotFound when there is none.
+func (s *Store) changeToken(what string, p transfer.PublisherID, hash string, change func(*token)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := tokenKey{p, hash}
 	tok, ok := s.tokens[k]
 	if !ok {
-		return fmt.Errorf("expire token: %w", ErrNotFound)
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
-	tok.expiresAt = at
+	change(&tok)
 	s.tokens[k] = tok
 	return nil
 }

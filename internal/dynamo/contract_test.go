@@ -2,35 +2,28 @@ package dynamo_test
 
 import (
 	"context"
+	"os"
 	"testing"
-	"time"
 
-	"github.com/acme/purchase-transfer/dev/emulator"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/storecontract"
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
 var _ storecontract.Seeder = (*dynamo.OperatorStore)(nil)
 
+var stack *localaws.Stack
+
+func TestMain(m *testing.M) {
+	os.Exit(testkit.RunWithStack(m, testkit.StackOptions{}, func(s *localaws.Stack) { stack = s }))
+}
+
 // TestContract holds the adapter to the ports' contract on DynamoDB Local,
 // each subtest on a table of its own.
 func TestContract(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs DynamoDB Local (not in -short mode)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	stack, err := localaws.Start(ctx, emulator.Options{})
-	cancel()
-	if err != nil {
-		t.Fatalf("local stack: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := stack.Stop(); err != nil {
-			t.Errorf("stop local stack: %v", err)
-		}
-	})
+	testkit.SkipWithoutStack(t)
 	storecontract.Run(t, func(t *testing.T) storecontract.Stores {
 		res, err := stack.IsolatedResources(context.Background())
 		if err != nil {

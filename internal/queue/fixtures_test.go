@@ -7,14 +7,11 @@ package queue_test
 // in flight.
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/acme/purchase-transfer/dev/fixture"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
@@ -60,59 +58,14 @@ var fixtureMessages = map[string]webhook.Message{
 		EndpointID: fixtureEndpoint, Parked: true},
 }
 
-func readFixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// decodeStrict decodes a fixture refusing keys the Go type does not have, so
-// a misspelt key in a fixture fails instead of being ignored.
-func decodeStrict(t *testing.T, name string, data []byte, v any) {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-}
-
-// assertJSONEqual compares two JSON documents by value: key order and
-// whitespace do not matter, keys and values do.
-func assertJSONEqual(t *testing.T, name string, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("%s: got is not JSON: %v: %s", name, err, got)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("%s: fixture is not JSON: %v", name, err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Errorf("%s:\n got %s\nwant %s", name, compact(t, got), compact(t, want))
-	}
-}
-
-func compact(t *testing.T, b []byte) string {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
-		return string(b)
-	}
-	return buf.String()
-}
-
 func TestJobFixturesRoundTrip(t *testing.T) {
 	t.Parallel()
 	for name, want := range fixtureJobs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fixture := readFixture(t, name)
+			sample := fixture.Read(t, name)
 			var got transfer.Job
-			decodeStrict(t, name, fixture, &got)
+			fixture.DecodeStrict(t, name, sample, &got)
 			if got != want {
 				t.Errorf("decoded %+v, want %+v", got, want)
 			}
@@ -120,7 +73,7 @@ func TestJobFixturesRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertJSONEqual(t, name, encoded, fixture)
+			fixture.AssertJSONEqual(t, name, encoded, sample)
 		})
 	}
 }
@@ -163,7 +116,7 @@ func (s *sentMessages) DeleteMessageBatch(context.Context, *sqs.DeleteMessageBat
 }
 
 // TestSenderWritesTheJobFixture: the body the transfer function enqueues is
-// the fixture, byte for byte what the processor of the previous release
+// the sample, byte for byte what the processor of the previous release
 // would read.
 func TestSenderWritesTheJobFixture(t *testing.T) {
 	t.Parallel()
@@ -177,7 +130,7 @@ func TestSenderWritesTheJobFixture(t *testing.T) {
 			if len(client.sends) != 1 {
 				t.Fatalf("%d messages sent, want 1", len(client.sends))
 			}
-			assertJSONEqual(t, name, []byte(aws.ToString(client.sends[0].MessageBody)), readFixture(t, name))
+			fixture.AssertJSONEqual(t, name, []byte(aws.ToString(client.sends[0].MessageBody)), fixture.Read(t, name))
 		})
 	}
 }
@@ -187,9 +140,9 @@ func TestWebhookMessageFixturesRoundTrip(t *testing.T) {
 	for name, want := range fixtureMessages {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fixture := readFixture(t, name)
+			sample := fixture.Read(t, name)
 			var got webhook.Message
-			decodeStrict(t, name, fixture, &got)
+			fixture.DecodeStrict(t, name, sample, &got)
 			if got != want {
 				t.Errorf("decoded %+v, want %+v", got, want)
 			}
@@ -200,7 +153,7 @@ func TestWebhookMessageFixturesRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertJSONEqual(t, name, encoded, fixture)
+			fixture.AssertJSONEqual(t, name, encoded, sample)
 		})
 	}
 }
@@ -237,14 +190,14 @@ func TestWebhookQueueWritesTheMessageFixtures(t *testing.T) {
 	if aws.ToString(park.QueueUrl) != webhookDLQURL {
 		t.Errorf("park to %q, want the dead-letter queue", aws.ToString(park.QueueUrl))
 	}
-	assertJSONEqual(t, "dispatch", []byte(aws.ToString(dispatch.MessageBody)), readFixture(t, "webhook-dispatch.json"))
-	assertJSONEqual(t, "deliver", []byte(aws.ToString(deliver.Entries[0].MessageBody)), readFixture(t, "webhook-deliver.json"))
-	assertJSONEqual(t, "park", []byte(aws.ToString(park.MessageBody)), readFixture(t, "webhook-deliver-parked.json"))
+	fixture.AssertJSONEqual(t, "dispatch", []byte(aws.ToString(dispatch.MessageBody)), fixture.Read(t, "webhook-dispatch.json"))
+	fixture.AssertJSONEqual(t, "deliver", []byte(aws.ToString(deliver.Entries[0].MessageBody)), fixture.Read(t, "webhook-deliver.json"))
+	fixture.AssertJSONEqual(t, "park", []byte(aws.ToString(park.MessageBody)), fixture.Read(t, "webhook-deliver-parked.json"))
 
 	// What Park attaches is what an operator's redrive brings back to the
-	// webhook queue: the message attributes of the event fixture's last record.
+	// webhook queue: the message attributes of the event sample's last record.
 	var event events.SQSEvent
-	decodeStrict(t, "sqs-event-webhook.json", readFixture(t, "sqs-event-webhook.json"), &event)
+	fixture.DecodeStrict(t, "sqs-event-webhook.json", fixture.Read(t, "sqs-event-webhook.json"), &event)
 	redriven := event.Records[len(event.Records)-1].MessageAttributes
 	if len(park.MessageAttributes) != len(redriven) {
 		t.Errorf("park attributes %v, want the %d of the redriven record", park.MessageAttributes, len(redriven))
@@ -262,20 +215,20 @@ func TestWebhookQueueWritesTheMessageFixtures(t *testing.T) {
 	}
 }
 
-// parkedDelivery is the delivery whose parking the webhook event fixture's
+// parkedDelivery is the delivery whose parking the webhook event sample's
 // redriven record carries.
 func parkedDelivery(k webhook.DeliveryKey) webhook.Delivery {
 	return webhook.Delivery{DeliveryKey: k, EventID: "evt_QJ4XKQ2M5R7VYB6NE7TQ5E3KXG", State: webhook.StateFailed,
 		Attempts: 12, LastStatus: 503, LastError: "HTTP 503 Service Unavailable"}
 }
 
-// checkSQSEvent checks that a fixture is an SQS event as Lambda sends it:
+// checkSQSEvent checks that a sample is an SQS event as Lambda sends it:
 // every record from SQS, with its queue's ARN, a receive count, and an
 // md5OfBody that is the MD5 of its body (as SQS computes it).
 func checkSQSEvent(t *testing.T, name string) events.SQSEvent {
 	t.Helper()
 	var event events.SQSEvent
-	decodeStrict(t, name, readFixture(t, name), &event)
+	fixture.DecodeStrict(t, name, fixture.Read(t, name), &event)
 	if len(event.Records) == 0 {
 		t.Fatalf("%s has no records", name)
 	}
@@ -295,12 +248,12 @@ func checkSQSEvent(t *testing.T, name string) events.SQSEvent {
 }
 
 // assertBatchResponse compares a handler's answer, as Lambda reads it (JSON),
-// with a fixture; failures are compared in any order.
+// with a sample; failures are compared in any order.
 func assertBatchResponse(t *testing.T, name string, resp events.SQSEventResponse) {
 	t.Helper()
-	fixture := readFixture(t, name)
+	sample := fixture.Read(t, name)
 	var want events.SQSEventResponse
-	decodeStrict(t, name, fixture, &want)
+	fixture.DecodeStrict(t, name, sample, &want)
 	if got, w := failedIDs(resp), failedIDs(want); !equal(got, w) {
 		t.Errorf("batchItemFailures = %v, want %v (%s)", got, w, name)
 	}
@@ -308,8 +261,8 @@ func assertBatchResponse(t *testing.T, name string, resp events.SQSEventResponse
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One failure per fixture, so the order cannot differ: compare the JSON.
-	assertJSONEqual(t, name, encoded, fixture)
+	// One failure per sample, so the order cannot differ: compare the JSON.
+	fixture.AssertJSONEqual(t, name, encoded, sample)
 }
 
 // TestTransferBatchHandlerOnTheEventFixture: the processor's handler decodes
@@ -374,7 +327,7 @@ func TestWebhookBatchHandlerOnTheEventFixture(t *testing.T) {
 		want[m]++
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("handled %v, want each fixture message once: %v", got, want)
+		t.Errorf("handled %v, want each sample message once: %v", got, want)
 	}
 	assertBatchResponse(t, "sqs-event-webhook-response.json", resp)
 

@@ -17,7 +17,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +24,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/acme/purchase-transfer/dev/fixture"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
@@ -75,11 +75,7 @@ var payloadFixtures = map[string]struct {
 // file's final newline.
 func readBody(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(fixture.Read(t, name), []byte("\n"))
 }
 
 func TestPayloadFixturesRoundTrip(t *testing.T) {
@@ -89,11 +85,7 @@ func TestPayloadFixturesRoundTrip(t *testing.T) {
 			t.Parallel()
 			body := readBody(t, name)
 			var got webhook.Payload
-			dec := json.NewDecoder(bytes.NewReader(body))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&got); err != nil {
-				t.Fatal(err)
-			}
+			fixture.DecodeStrict(t, name, body, &got)
 			if got != want.payload {
 				t.Errorf("decoded %+v, want %+v", got, want.payload)
 			}
@@ -101,12 +93,7 @@ func TestPayloadFixturesRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var g, w any
-			_ = json.Unmarshal(encoded, &g)
-			_ = json.Unmarshal(body, &w)
-			if !reflect.DeepEqual(g, w) {
-				t.Errorf("encoded %s, want %s", encoded, body)
-			}
+			fixture.AssertJSONEqual(t, name, encoded, body)
 			// The signature covers bytes, so the body of a synchronization
 			// is pinned byte for byte, field order included.
 			sent, err := webhook.SyncResultPayload(want.sync)
