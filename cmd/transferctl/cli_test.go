@@ -518,7 +518,7 @@ func TestCustomerJWTIsAcceptedByTheAPI(t *testing.T) {
 }
 
 // TestDemoSeedIsInspectable covers make run's seed, which goes through the
-// same catalog code as the CLI, and the walk-through's inspection commands.
+// same operator code as the CLI, and the walk-through's inspection commands.
 func TestDemoSeedIsInspectable(t *testing.T) {
 	f := newFixture(t)
 	seeded, err := demoseed.Seed(context.Background(), f.svc.Stores.Operator, time.Now())

@@ -29,7 +29,7 @@ func newPublisherCommand(a *app) *cobra.Command {
 	)
 }
 
-// publishers is the catalog's publisher management on the connected table.
+// publishers is the operator package's publisher management on the connected table.
 func (a *app) publishers(ctx context.Context) (*operator.Publishers, error) {
 	c, err := a.connect(ctx)
 	if err != nil {
