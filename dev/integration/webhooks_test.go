@@ -324,7 +324,10 @@ func TestWebhookDelivered(t *testing.T) {
 // one success.
 func TestWebhookRetriedUntilSuccess(t *testing.T) {
 	t.Parallel()
-	schedule := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}
+	// Steps 3s apart: an SQS delay is whole seconds and a receive adds
+	// latency, so a wait can run over its step by a second or more on a
+	// loaded machine; each step must still be longer than the previous wait.
+	schedule := []time.Duration{time.Second, 4 * time.Second, 7 * time.Second}
 	h := newHookEnv(t, hookConfig{schedule: schedule})
 	pub := h.seedPublisher(true, false)
 	rc := newReceiver(t, failing(3))
@@ -337,7 +340,7 @@ func TestWebhookRetriedUntilSuccess(t *testing.T) {
 		pending.NextAttemptAt.IsZero()) {
 		t.Errorf("pending delivery = %+v, want last status 500, a next attempt, and no response body", pending)
 	}
-	d := h.waitDelivery(s, ep.ID, 20*time.Second, in(webhook.StateDelivered, webhook.StateFailed))
+	d := h.waitDelivery(s, ep.ID, 45*time.Second, in(webhook.StateDelivered, webhook.StateFailed))
 	h.drained(5 * time.Second)
 
 	got := rc.requests()
