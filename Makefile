@@ -29,7 +29,7 @@ SAM              := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 # The Lambda Runtime Interface Emulator has no semver tags: a pseudo-version.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(TOOLS)/aws-lambda-rie
-# A bootstrap must stay small for cold starts (DESIGN.md): 10 MB.
+# A bootstrap must stay small for cold starts (docs/design.md B9): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
 .PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie transferctl
@@ -55,14 +55,14 @@ lint: $(TOOLS)/staticcheck $(TOOLS)/.deadcode-$(X_TOOLS_VERSION) ## gofmt, go ve
 	@dead=$$($(TOOLS)/deadcode -test ./...); if [ -n "$$dead" ]; then echo "deadcode -test:"; echo "$$dead"; exit 1; fi
 	@scripts/check-layout.sh
 
-# Speed and memory against the budgets of DESIGN.md; docs/performance.md
+# Speed and memory against the budgets of docs/design.md (§Budgets); docs/performance.md
 # explains the figures. The Go benchmarks measure handler CPU; cmd/bench
 # starts the emulators and measures round trips, loopback latency, and the
 # real bootstraps (host build) under RIE, then rewrites the generated part of
 # docs/performance.md. Bounded load on 127.0.0.1 only; about 5 minutes.
 BENCH_DIR   := $(CACHE)/bench
 BENCH_COUNT ?= 5
-bench: emulators rie ## measure speed and memory against DESIGN.md's budgets; writes docs/performance.md
+bench: emulators rie ## measure speed and memory against docs/design.md's budgets; writes docs/performance.md
 	@mkdir -p $(BENCH_DIR)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./dev/bench/ | tee $(BENCH_DIR)/micro.txt
 	@$(MAKE) --no-print-directory build DIST=$(BENCH_DIR)/arm64

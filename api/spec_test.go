@@ -4,7 +4,7 @@
 // parameters must be what internal/httpapi and internal/transfer really do.
 //
 // When a test here fails, either the code changed (update openapi.yaml, and
-// SPEC.md if the contract itself changed) or the document is wrong.
+// docs/contract.md if the contract itself changed) or the document is wrong.
 package api_test
 
 import (

@@ -13,7 +13,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/directorycache"
 )
 
-// The benchmarks of the DESIGN.md budget "handler CPU on top of I/O:
+// The benchmarks of the docs/design.md budget B4, "handler CPU on top of I/O:
 // transfer and status < 100 µs per request in-process", from the inside out:
 //
 //	ports       HTTP + validation + auth + domain rules, over in-memory ports

@@ -1,4 +1,4 @@
-// Package bench measures the service against the budgets of DESIGN.md:
+// Package bench measures the service against the budgets of docs/design.md (§Budgets):
 // handler CPU in-process (Go benchmarks over fakes, in this package's tests),
 // AWS round trips and loopback latency against the real emulators, and the
 // memory and cold start of the real bootstraps under the Lambda Runtime

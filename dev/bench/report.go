@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Budgets of DESIGN.md.
+// Budgets of docs/design.md (§Budgets: B4, B5–B6, B9–B11).
 const (
 	BudgetHandlerCPU    = 100 * time.Microsecond
 	BudgetLatencyRatio  = 1.25

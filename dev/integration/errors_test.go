@@ -17,7 +17,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// TestEveryTransferError sends one request per error code of SPEC §1 to the
+// TestEveryTransferError sends one request per error code of docs/contract.md §1 to the
 // real stack and checks the code, the HTTP status, and that the refusal left
 // no record, no lock and no message behind.
 func TestEveryTransferError(t *testing.T) {
@@ -110,7 +110,7 @@ func TestEveryTransferError(t *testing.T) {
 	}
 }
 
-// TestEveryStatusError covers SPEC §2's errors on the real stack.
+// TestEveryStatusError covers docs/contract.md §2's errors on the real stack.
 func TestEveryStatusError(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -1,4 +1,4 @@
-// Package integration_test proves the guarantees of DESIGN.md against the real
+// Package integration_test proves the guarantees of docs/design.md (G1–G6) against the real
 // emulators: DynamoDB Local and ElasticMQ, started once for the package.
 package integration_test
 

@@ -11,7 +11,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// TestEveryResult drives one transfer to each result of SPEC §3 through the
+// TestEveryResult drives one transfer to each result of docs/contract.md §3 through the
 // HTTP API, the queue and the processor, and checks the stored effects.
 func TestEveryResult(t *testing.T) {
 	t.Parallel()

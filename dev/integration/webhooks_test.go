@@ -261,7 +261,7 @@ func verify(t *testing.T, secret string, r received) {
 }
 
 // TestWebhookDelivered: one finalization, one signed delivery whose body is
-// exactly SPEC §4, recorded as delivered.
+// exactly docs/contract.md §4, recorded as delivered.
 func TestWebhookDelivered(t *testing.T) {
 	t.Parallel()
 	h := newHookEnv(t, hookConfig{})

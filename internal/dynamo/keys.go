@@ -1,5 +1,5 @@
 // Package dynamo is the DynamoDB adapter: one table, the publisher in every
-// partition key, and the transactions that keep the guarantees of DESIGN.md.
+// partition key, and the transactions that keep the guarantees of docs/design.md (G1–G5).
 // docs/data-model.md describes the items and access patterns.
 package dynamo
 

@@ -1,4 +1,4 @@
-// Package httpapi serves SPEC §1–2 over plain net/http: routes, header and
+// Package httpapi serves docs/contract.md §1–2 over plain net/http: routes, header and
 // body validation, authentication, and the mapping of domain refusals to
 // HTTP. The same http.Handler runs in Lambda (through the API Gateway proxy
 // adapter) and in the local runner.
@@ -131,7 +131,7 @@ type statusHandler struct {
 	verify JWTVerifier
 }
 
-// statusBody is SPEC §2's answer; the last three fields are extensions.
+// statusBody is docs/contract.md §2's answer; the last three fields are extensions.
 type statusBody struct {
 	Status            transfer.Status `json:"status"`
 	CorrelationID     string          `json:"correlationId,omitempty"`

@@ -23,7 +23,7 @@ const (
 
 var integerLiteral = regexp.MustCompile(`^-?[0-9]+$`)
 
-// readTransferBody parses and validates the body of SPEC §1. Keys match
+// readTransferBody parses and validates the body of docs/contract.md §1. Keys match
 // exactly (encoding/json alone would match them case-insensitively); unknown
 // keys are ignored.
 func readTransferBody(r *http.Request) (transfer.Request, *transfer.Error) {

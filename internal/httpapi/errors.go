@@ -12,7 +12,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// httpStatusOf is the HTTP status of each error code of SPEC §1–2.
+// httpStatusOf is the HTTP status of each error code of docs/contract.md §1–2.
 var httpStatusOf = map[transfer.Code]int{
 	transfer.CodeInvalidHeaders:      http.StatusBadRequest,
 	transfer.CodeUnauthenticated:     http.StatusUnauthorized,

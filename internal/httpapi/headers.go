@@ -10,7 +10,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// Header names of SPEC §1.
+// Header names of docs/contract.md §1.
 const (
 	headerPublisherToken = "X-Publisher-Token"
 	headerAuthorization  = "Authorization"

@@ -131,7 +131,7 @@ func TestStatusBody(t *testing.T) {
 	tests := []struct {
 		name string
 		sync transfer.Synchronization
-		want map[string]any // the SPEC §2 fields; extensions are checked apart
+		want map[string]any // the docs/contract.md §2 fields; extensions are checked apart
 	}{
 		{
 			name: "processing",

@@ -221,7 +221,7 @@ func TestTransferInvalidBody(t *testing.T) {
 				t.Errorf("details name %v, want %v (body %s)", got, tc.fields, rec.Body)
 			}
 			// The body error travels to the acceptor, which reports it only
-			// once the credential is known to be good (SPEC §1 order).
+			// once the credential is known to be good (docs/contract.md §1 order).
 			calls := acc.calls()
 			if len(calls) != 1 || calls[0].BodyError == nil || calls[0].BodyError.Code != transfer.CodeInvalidBody {
 				t.Fatalf("acceptor intakes = %+v, want one carrying a REQ0001 body error", calls)

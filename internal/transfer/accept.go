@@ -14,7 +14,7 @@ import (
 const DefaultLockLease = 15 * time.Minute
 
 // Intake is a transfer request as the HTTP layer parsed it. A body that failed
-// validation is carried as BodyError, because SPEC §1 reports authentication
+// validation is carried as BodyError, because docs/contract.md §1 reports authentication
 // failures before body errors.
 type Intake struct {
 	Credential    Credential
@@ -30,7 +30,7 @@ type Accepted struct {
 	Replayed bool
 }
 
-// Acceptor applies the checks of SPEC §1 in their documented order, opens the
+// Acceptor applies the checks of docs/contract.md §1 in their documented order, opens the
 // synchronization and enqueues its job.
 type Acceptor struct {
 	directory Directory
@@ -88,7 +88,7 @@ func NewAcceptor(d Directory, s SynchronizationStore, q Queue, opts ...Option) *
 	return &Acceptor{directory: d, store: s, queue: q, now: o.now, newID: o.newID, lease: o.lease}
 }
 
-// Accept runs the checks of SPEC §1 in order. Any refusal leaves nothing
+// Accept runs the checks of docs/contract.md §1 in order. Any refusal leaves nothing
 // behind: no lock, no record, no message.
 func (a *Acceptor) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	keys := LookupKeys{Publisher: in.Credential.Publisher, TokenHash: in.Credential.TokenHash}
@@ -157,7 +157,7 @@ func (a *Acceptor) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	return Accepted{Synchronization: sync}, nil
 }
 
-// authorize turns a lookup into the 401 of SPEC §1: the publisher must exist
+// authorize turns a lookup into the 401 of docs/contract.md §1: the publisher must exist
 // and, for a publisher token, the token must be live.
 func authorize(c Credential, found Lookup) error {
 	if found.Publisher == nil || (c.TokenHash != "" && !found.TokenValid) {
@@ -166,7 +166,7 @@ func authorize(c Credential, found Lookup) error {
 	return nil
 }
 
-// refuseConflict reports the first failed condition in the order of SPEC §1,
+// refuseConflict reports the first failed condition in the order of docs/contract.md §1,
 // unless the request is a replay of the synchronization stored under its id.
 func refuseConflict(c *OpenConflict, attempted Synchronization) (Accepted, error) {
 	if c.Existing != nil && c.Existing.RequestHash == attempted.RequestHash {

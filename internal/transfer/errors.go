@@ -2,7 +2,7 @@ package transfer
 
 import "fmt"
 
-// Code is an API error code of SPEC §1–2. Its HTTP status lives with the HTTP
+// Code is an API error code of docs/contract.md §1–2. Its HTTP status lives with the HTTP
 // adapter; the domain only says which rule refused the request.
 type Code string
 

@@ -114,7 +114,7 @@ type Finalization struct {
 	Change *OwnershipChange
 	// ReleaseLocks are the locks to release, each only if still owned.
 	ReleaseLocks []LockKey
-	// EventID names the inappPurchaseSyncResult event (SPEC §4) that the same
+	// EventID names the inappPurchaseSyncResult event (docs/contract.md §4) that the same
 	// transaction records: no finalization without its webhook, no webhook
 	// without its finalization. Its deliveries carry it as webhook-id.
 	EventID string

@@ -115,7 +115,7 @@ func done(ctx context.Context, job Job, snap Snapshot) bool {
 	return snap.Sync.Status == StatusFinalized
 }
 
-// Decide turns a snapshot into the result of SPEC §3.
+// Decide turns a snapshot into the result of docs/contract.md §3.
 func Decide(snap Snapshot, now time.Time) Finalization {
 	fin := Finalization{Sync: finalized(*snap.Sync, now), ReleaseLocks: snap.HeldLocks, EventID: EventID(*snap.Sync)}
 	p := snap.Purchase

@@ -73,7 +73,7 @@ const (
 	StatusFinalized  Status = "finalized"
 )
 
-// Result is the outcome of a finalized synchronization (SPEC §3).
+// Result is the outcome of a finalized synchronization (docs/contract.md §3).
 type Result string
 
 const (

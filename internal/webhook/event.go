@@ -1,5 +1,5 @@
 // Package webhook announces finalized synchronizations to publishers: the
-// inappPurchaseSyncResult webhook of SPEC §4, signed per Standard Webhooks,
+// inappPurchaseSyncResult webhook of docs/contract.md §4, signed per Standard Webhooks,
 // retried for about three days, one delivery per (event, endpoint).
 //
 // The path of an event:
@@ -24,7 +24,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// TopicSyncResult is the topic of a finalized synchronization (SPEC §4).
+// TopicSyncResult is the topic of a finalized synchronization (docs/contract.md §4).
 const TopicSyncResult = "inappPurchaseSyncResult"
 
 // Topics are the topics an endpoint may subscribe to.
@@ -55,7 +55,7 @@ type EventKey struct {
 	SynchronizationID string
 }
 
-// Payload is the body of SPEC §4. Field order is the documented one.
+// Payload is the body of docs/contract.md §4. Field order is the documented one.
 type Payload struct {
 	BroadcasterID transfer.PublisherID `json:"broadcasterId"`
 	Topic         string               `json:"topic"`

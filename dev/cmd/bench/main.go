@@ -1,4 +1,4 @@
-// Command bench measures the service against the budgets of DESIGN.md and
+// Command bench measures the service against the budgets of docs/design.md (§Budgets) and
 // prints each figure next to its budget or floor: AWS round trips and
 // latency on loopback against DynamoDB Local and ElasticMQ, and the real
 // bootstraps' cold starts and memory under the Lambda Runtime Interface
