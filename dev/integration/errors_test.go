@@ -2,9 +2,7 @@ package integration_test
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,9 +15,13 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// TestEveryTransferError sends one request per error code of docs/contract.md §1 to the
-// real stack and checks the code, the HTTP status, and that the refusal left
-// no record, no lock and no message behind.
+// TestEveryTransferError sends each error code of docs/contract.md §1 to the
+// real stack once, plus the refusals that depend on what storage holds (a
+// revoked token, another publisher's customer, a purchase held through its
+// other transaction), and checks the code, the HTTP status, and that the
+// refusal left no record, no lock and no message behind. Every variant of a
+// malformed header or body, and the order of the checks, are proven where
+// they are decided: internal/httpapi, internal/transfer and api/.
 func TestEveryTransferError(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -50,7 +52,6 @@ func TestEveryTransferError(t *testing.T) {
 		t.Fatal(err)
 	}
 	expiredJWT := mintJWT(t, e.jwtSecret, pub.id, cs[2], -time.Minute)
-	foreignJWT := mintJWT(t, []byte("another-secret-entirely-0123456789"), pub.id, cs[2], time.Hour)
 	freshTx := newTxID()
 
 	cases := []struct {
@@ -62,25 +63,10 @@ func TestEveryTransferError(t *testing.T) {
 		field   string
 	}{
 		{"no credential", map[string]string{"Content-Type": "application/json"}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "X-Publisher-Token"},
-		{"both credentials", map[string]string{"X-Publisher-Token": pub.token, "Authorization": "Bearer " + e.jwt(pub, cs[1])}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, ""},
-		{"basic auth", map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "Authorization"},
-		{"bad Correlation-Id", map[string]string{"X-Publisher-Token": pub.token, "Correlation-Id": strings.Repeat("x", 257)}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "Correlation-Id"},
-		{"non-JSON content type", map[string]string{"X-Publisher-Token": pub.token, "Content-Type": "text/plain"}, transferBody(cs[1], freshTx), 400, transfer.CodeInvalidHeaders, "Content-Type"},
 		{"unknown token", map[string]string{"X-Publisher-Token": "pt_1_" + strings.Repeat("A", 43)}, transferBody(cs[1], freshTx), 401, transfer.CodeUnauthenticated, ""},
-		{"not a token", map[string]string{"X-Publisher-Token": "hello"}, transferBody(cs[1], freshTx), 401, transfer.CodeUnauthenticated, ""},
 		{"revoked token", map[string]string{"X-Publisher-Token": revokedToken}, transferBody(cs[1], freshTx), 401, transfer.CodeUnauthenticated, ""},
 		{"expired JWT", map[string]string{"Authorization": "Bearer " + expiredJWT}, transferBody(cs[2], freshTx), 401, transfer.CodeUnauthenticated, ""},
-		{"JWT signed with another key", map[string]string{"Authorization": "Bearer " + foreignJWT}, transferBody(cs[2], freshTx), 401, transfer.CodeUnauthenticated, ""},
-		{"JWT alg none", map[string]string{"Authorization": "Bearer " + algNoneJWT(pub.id, cs[2])}, transferBody(cs[2], freshTx), 401, transfer.CodeUnauthenticated, ""},
-		{"auth wins over a bad body", map[string]string{"X-Publisher-Token": revokedToken}, `not json`, 401, transfer.CodeUnauthenticated, ""},
 		{"body not JSON", tokenHeader(pub), `{"cleengCustomerId": 1,`, 400, transfer.CodeInvalidBody, "body"},
-		{"body an array", tokenHeader(pub), `[1,2]`, 400, transfer.CodeInvalidBody, "body"},
-		{"customer id missing", tokenHeader(pub), `{"transactionId":"` + freshTx + `"}`, 400, transfer.CodeInvalidBody, "cleengCustomerId"},
-		{"customer id a string", tokenHeader(pub), `{"cleengCustomerId":"12","transactionId":"` + freshTx + `"}`, 400, transfer.CodeInvalidBody, "cleengCustomerId"},
-		{"customer id zero", tokenHeader(pub), `{"cleengCustomerId":0,"transactionId":"` + freshTx + `"}`, 400, transfer.CodeInvalidBody, "cleengCustomerId"},
-		{"transaction id bad", tokenHeader(pub), transferBody(cs[1], "tx with spaces"), 400, transfer.CodeInvalidBody, "transactionId"},
-		{"bad IPv4", tokenHeader(pub), `{"cleengCustomerId":` + itoa(cs[1]) + `,"transactionId":"` + freshTx + `","ipAddress":"300.1.1.1"}`, 400, transfer.CodeInvalidBody, "ipAddress"},
-		{"body over 16 KiB", tokenHeader(pub), `{"cleengCustomerId":` + itoa(cs[1]) + `,"transactionId":"` + freshTx + `","pad":"` + strings.Repeat("x", 16<<10) + `"}`, 400, transfer.CodeInvalidBody, "body"},
 		{"JWT for another customer", map[string]string{"Authorization": "Bearer " + e.jwt(pub, cs[2])}, transferBody(cs[1], freshTx), 403, transfer.CodeForbidden, "cleengCustomerId"},
 		{"integration inactive", tokenHeader(inactive), transferBody(inactiveCustomers[0], freshTx), 500, transfer.CodeIntegrationInactive, ""},
 		{"migration in progress", tokenHeader(migrating), transferBody(migratingCustomers[0], freshTx), 422, transfer.CodeMigrationInProgress, ""},
@@ -205,13 +191,6 @@ func mintJWT(t *testing.T, secret []byte, p transfer.PublisherID, c transfer.Cus
 		t.Fatal(err)
 	}
 	return tok
-}
-
-// algNoneJWT is an unsigned token, which must never be accepted.
-func algNoneJWT(p transfer.PublisherID, c transfer.CustomerID) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	claims := fmt.Sprintf(`{"customerId":%d,"publisherId":%d,"exp":%d}`, c, p, time.Now().Add(time.Hour).Unix())
-	return enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc([]byte(claims)) + "."
 }
 
 // TestStorageFailureIsAnInternalError points the service at a table that

@@ -156,7 +156,7 @@ func codeOf(t *testing.T, err error) transfer.Code {
 	return e.Code
 }
 
-func TestAcceptRefusalsInSpecOrder(t *testing.T) {
+func TestAcceptRefusalsInContractOrder(t *testing.T) {
 	t.Parallel()
 	bodyErr := transfer.Refuse(transfer.CodeInvalidBody, "The request body is invalid.",
 		transfer.FieldError{Field: "transactionId", Message: "is required"})
