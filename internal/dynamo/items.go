@@ -16,16 +16,40 @@ type publisherItem struct {
 	Name                string    `dynamodbav:"name"`
 	StoreKit2Active     bool      `dynamodbav:"storeKit2Active"`
 	MigrationInProgress bool      `dynamodbav:"migrationInProgress"`
-	CreatedAt           time.Time `dynamodbav:"createdAt"`
+	// RequireSignedTransaction and Apple are set by `transferctl publisher
+	// apple set`; PutPublisher and UpdatePublisher leave them alone.
+	RequireSignedTransaction bool          `dynamodbav:"requireSignedTransaction,omitempty"`
+	Apple                    *appleAppItem `dynamodbav:"apple,omitempty"`
+	CreatedAt                time.Time     `dynamodbav:"createdAt"`
+}
+
+// appleAppItem is the publisher's App Store app, a map inside the publisher item.
+type appleAppItem struct {
+	BundleID     string            `dynamodbav:"bundleId"`
+	AppAppleID   int64             `dynamodbav:"appAppleId,omitempty"`
+	Environments []string          `dynamodbav:"environments"`
+	Offers       map[string]string `dynamodbav:"offers,omitempty"`
+}
+
+func newAppleAppItem(a *transfer.AppleApp) *appleAppItem {
+	if a == nil {
+		return nil
+	}
+	return &appleAppItem{BundleID: a.BundleID, AppAppleID: a.AppAppleID, Environments: a.Environments, Offers: a.Offers}
 }
 
 func (i publisherItem) publisher() *transfer.Publisher {
-	return &transfer.Publisher{
-		ID:                  transfer.PublisherID(i.PublisherID),
-		Name:                i.Name,
-		StoreKit2Active:     i.StoreKit2Active,
-		MigrationInProgress: i.MigrationInProgress,
+	p := &transfer.Publisher{
+		ID:                       transfer.PublisherID(i.PublisherID),
+		Name:                     i.Name,
+		StoreKit2Active:          i.StoreKit2Active,
+		MigrationInProgress:      i.MigrationInProgress,
+		RequireSignedTransaction: i.RequireSignedTransaction,
 	}
+	if a := i.Apple; a != nil {
+		p.Apple = &transfer.AppleApp{BundleID: a.BundleID, AppAppleID: a.AppAppleID, Environments: a.Environments, Offers: a.Offers}
+	}
+	return p
 }
 
 type tokenItem struct {
@@ -61,16 +85,21 @@ type purchaseItem struct {
 	PublisherID           int64      `dynamodbav:"publisherId"`
 	OriginalTransactionID string     `dynamodbav:"originalTransactionId"`
 	TransactionIDs        []string   `dynamodbav:"transactionIds"`
-	Owner                 int64      `dynamodbav:"ownerCustomerId"`
-	OwnerPK               string     `dynamodbav:"ownerPk"`
-	OwnerSK               string     `dynamodbav:"ownerSk"`
-	OfferID               string     `dynamodbav:"offerId"`
-	ProductID             string     `dynamodbav:"productId,omitempty"`
-	Kind                  string     `dynamodbav:"kind"`
-	State                 string     `dynamodbav:"state"`
-	ExpiresAt             *time.Time `dynamodbav:"expiresAt,omitempty"`
-	Version               int64      `dynamodbav:"version"`
-	UpdatedAt             time.Time  `dynamodbav:"updatedAt"`
+	// Owner and its index keys are absent on an unowned purchase, which so
+	// stays out of the byOwner index.
+	Owner     int64      `dynamodbav:"ownerCustomerId,omitempty"`
+	OwnerPK   string     `dynamodbav:"ownerPk,omitempty"`
+	OwnerSK   string     `dynamodbav:"ownerSk,omitempty"`
+	OfferID   string     `dynamodbav:"offerId"`
+	ProductID string     `dynamodbav:"productId,omitempty"`
+	Kind      string     `dynamodbav:"kind"`
+	State     string     `dynamodbav:"state"`
+	ExpiresAt *time.Time `dynamodbav:"expiresAt,omitempty"`
+	RevokedAt *time.Time `dynamodbav:"revokedAt,omitempty"`
+	// AppleSignedAt (Unix ms) is the signedDate of the last notification applied.
+	AppleSignedAt int64     `dynamodbav:"appleSignedAt,omitempty"`
+	Version       int64     `dynamodbav:"version"`
+	UpdatedAt     time.Time `dynamodbav:"updatedAt"`
 }
 
 func newPurchaseItem(p transfer.Purchase, now time.Time) purchaseItem {
@@ -79,9 +108,6 @@ func newPurchaseItem(p transfer.Purchase, now time.Time) purchaseItem {
 		PublisherID:           int64(p.PublisherID),
 		OriginalTransactionID: p.OriginalTransactionID,
 		TransactionIDs:        p.TransactionIDs,
-		Owner:                 int64(p.Owner),
-		OwnerPK:               customerPK(p.PublisherID, p.Owner),
-		OwnerSK:               ownerSK(p.OriginalTransactionID),
 		OfferID:               p.OfferID,
 		ProductID:             p.ProductID,
 		Kind:                  string(p.Kind),
@@ -89,11 +115,25 @@ func newPurchaseItem(p transfer.Purchase, now time.Time) purchaseItem {
 		Version:               p.Version,
 		UpdatedAt:             now,
 	}
-	if !p.ExpiresAt.IsZero() {
-		at := p.ExpiresAt.UTC()
-		item.ExpiresAt = &at
+	if p.Owned() {
+		item.Owner = int64(p.Owner)
+		item.OwnerPK = customerPK(p.PublisherID, p.Owner)
+		item.OwnerSK = ownerSK(p.OriginalTransactionID)
+	}
+	item.ExpiresAt = optionalTime(p.ExpiresAt)
+	item.RevokedAt = optionalTime(p.RevokedAt)
+	if !p.AppleSignedAt.IsZero() {
+		item.AppleSignedAt = p.AppleSignedAt.UnixMilli()
 	}
 	return item
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // ownerSK sorts a customer's purchases in the byOwner index.
@@ -113,6 +153,12 @@ func (i purchaseItem) purchase() *transfer.Purchase {
 	}
 	if i.ExpiresAt != nil {
 		p.ExpiresAt = *i.ExpiresAt
+	}
+	if i.RevokedAt != nil {
+		p.RevokedAt = *i.RevokedAt
+	}
+	if i.AppleSignedAt != 0 {
+		p.AppleSignedAt = time.UnixMilli(i.AppleSignedAt).UTC()
 	}
 	return p
 }

@@ -21,12 +21,14 @@ import (
 func (s *OperatorStore) CreatePublisher(ctx context.Context, p transfer.Publisher, first operator.NewToken) error {
 	now := s.now().UTC()
 	pub, err := s.put(publisherItem{
-		key:                 publisherKey(p.ID),
-		PublisherID:         int64(p.ID),
-		Name:                p.Name,
-		StoreKit2Active:     p.StoreKit2Active,
-		MigrationInProgress: p.MigrationInProgress,
-		CreatedAt:           now,
+		key:                      publisherKey(p.ID),
+		PublisherID:              int64(p.ID),
+		Name:                     p.Name,
+		StoreKit2Active:          p.StoreKit2Active,
+		MigrationInProgress:      p.MigrationInProgress,
+		RequireSignedTransaction: p.RequireSignedTransaction,
+		Apple:                    newAppleAppItem(p.Apple),
+		CreatedAt:                now,
 	}, expression.AttributeNotExists(expression.Name(attrPK)))
 	if err != nil {
 		return err
@@ -207,12 +209,14 @@ func (s *OperatorStore) newToken(id transfer.PublisherID, t operator.NewToken, n
 // PutPublisher creates or replaces a publisher's settings.
 func (s *OperatorStore) PutPublisher(ctx context.Context, p transfer.Publisher) error {
 	return s.putItem(ctx, publisherItem{
-		key:                 publisherKey(p.ID),
-		PublisherID:         int64(p.ID),
-		Name:                p.Name,
-		StoreKit2Active:     p.StoreKit2Active,
-		MigrationInProgress: p.MigrationInProgress,
-		CreatedAt:           s.now().UTC(),
+		key:                      publisherKey(p.ID),
+		PublisherID:              int64(p.ID),
+		Name:                     p.Name,
+		StoreKit2Active:          p.StoreKit2Active,
+		MigrationInProgress:      p.MigrationInProgress,
+		RequireSignedTransaction: p.RequireSignedTransaction,
+		Apple:                    newAppleAppItem(p.Apple),
+		CreatedAt:                s.now().UTC(),
 	})
 }
 

@@ -127,6 +127,10 @@ func Decide(snap Snapshot, now time.Time) Finalization {
 	fin.ReadVersion = &version
 	fin.Sync.OriginalTransactionID = p.OriginalTransactionID
 	switch {
+	case !p.Owned():
+		// Known from Apple but claimed by nobody yet: as good as unknown
+		// until an operator assigns it.
+		fin.Sync.Result = ResultNotFound
 	case !p.ActiveAt(now):
 		fin.Sync.Result = ResultExpired
 	case p.Owner == fin.Sync.Target:

@@ -77,6 +77,12 @@ func TestDecide(t *testing.T) {
 			wantGranted:  true,
 		},
 		{
+			name:       "unowned purchase, known only from Apple, is not found",
+			purchase:   withPurchase(func(p *transfer.Purchase) { p.Owner = 0 }),
+			locks:      held,
+			wantResult: transfer.ResultNotFound,
+		},
+		{
 			name:        "target already owns it",
 			purchase:    withPurchase(func(p *transfer.Purchase) { p.Owner = testTarget }),
 			locks:       held[:1],

@@ -18,6 +18,40 @@ type Publisher struct {
 	Name                string
 	StoreKit2Active     bool
 	MigrationInProgress bool
+	// RequireSignedTransaction makes a customer-JWT transfer prove possession
+	// of the purchase with the StoreKit 2 signed transaction its device holds.
+	RequireSignedTransaction bool
+	// Apple is the publisher's App Store app; nil until it is configured.
+	Apple *AppleApp
+}
+
+// Apple environments, spelt as Apple's payloads spell them.
+const (
+	EnvironmentProduction = "Production"
+	EnvironmentSandbox    = "Sandbox"
+)
+
+// AppleApp is what the service must know of a publisher's app to trust what
+// Apple says about it.
+type AppleApp struct {
+	BundleID string
+	// AppAppleID is Apple's numeric id of the app; Production payloads carry it.
+	AppAppleID int64
+	// Environments are the Apple environments whose notifications apply.
+	Environments []string
+	// Offers maps an App Store productId to the publisher's offerId, the id
+	// the status endpoint and the webhook report.
+	Offers map[string]string
+}
+
+// Accepts tells whether notifications from an Apple environment apply.
+func (a AppleApp) Accepts(environment string) bool {
+	for _, e := range a.Environments {
+		if e == environment {
+			return true
+		}
+	}
+	return false
 }
 
 // PurchaseKind is the Apple product type of a purchase.
@@ -39,22 +73,34 @@ const (
 )
 
 // Purchase is one Apple subscription chain (or one-off purchase), named by its
-// originalTransactionId and owned by exactly one customer.
+// originalTransactionId and owned by at most one customer.
 type Purchase struct {
 	PublisherID           PublisherID
 	OriginalTransactionID string
 	TransactionIDs        []string
-	Owner                 CustomerID
+	// Owner is 0 for a purchase Apple told us of before anyone claimed it: no
+	// transfer can take it until an operator assigns it.
+	Owner CustomerID
 	OfferID               string
 	ProductID             string
 	Kind                  PurchaseKind
 	State                 PurchaseState
 	// ExpiresAt is zero for purchases that never expire (non-consumables).
 	ExpiresAt time.Time
-	// Version increases with every ownership change; the processor's write is
-	// conditioned on it so two transfers can never both apply to one state.
+	// RevokedAt is when Apple refunded or revoked the purchase.
+	RevokedAt time.Time
+	// AppleSignedAt is the signedDate of the last App Store notification
+	// applied; an older one changes nothing, so delivery order never rolls
+	// the state back.
+	AppleSignedAt time.Time
+	// Version increases with every change (an owner's, or Apple's); every
+	// write is conditioned on it, so a decision is never applied to a state
+	// it did not see.
 	Version int64
 }
+
+// Owned tells whether a customer owns the purchase.
+func (p Purchase) Owned() bool { return p.Owner != 0 }
 
 // ActiveAt tells whether the purchase entitles its owner at the given time.
 func (p Purchase) ActiveAt(now time.Time) bool {
