@@ -34,20 +34,20 @@ func (a App) accepts(env string) bool {
 // environment. It checks the notification's data (or summary) and the nested transaction and
 // renewal info, which must agree with it.
 func (a App) Check(n Notification) error {
-	var bundleID, env string
+	var where, bundleID, env string
 	var appAppleID int64
 	switch p := n.Payload; {
 	case p.Data != nil:
-		bundleID, env, appAppleID = p.Data.BundleID, p.Data.Environment, p.Data.AppAppleID
+		where, bundleID, env, appAppleID = "data", p.Data.BundleID, p.Data.Environment, p.Data.AppAppleID
 	case p.Summary != nil:
-		bundleID, env, appAppleID = p.Summary.BundleID, p.Summary.Environment, p.Summary.AppAppleID
+		where, bundleID, env, appAppleID = "summary", p.Summary.BundleID, p.Summary.Environment, p.Summary.AppAppleID
 	default:
 		return fmt.Errorf("%w: notification has neither data nor summary", ErrWrongApp)
 	}
-	if err := a.checkBundleEnv("data", bundleID, env); err != nil {
+	if err := a.checkBundleEnv(where, bundleID, env); err != nil {
 		return err
 	}
-	if err := a.checkAppAppleID(env, appAppleID); err != nil {
+	if err := a.checkAppAppleID(where, env, appAppleID); err != nil {
 		return err
 	}
 	if t := n.Transaction; t != nil {
@@ -55,12 +55,12 @@ func (a App) Check(n Notification) error {
 			return err
 		}
 		if t.Environment != env {
-			return fmt.Errorf("%w: signedTransactionInfo.environment %q differs from data's %q", ErrWrongApp, t.Environment, env)
+			return fmt.Errorf("%w: signedTransactionInfo.environment %q differs from %s's %q", ErrWrongApp, t.Environment, where, env)
 		}
 	}
 	if r := n.Renewal; r != nil {
 		if r.Environment != env {
-			return fmt.Errorf("%w: signedRenewalInfo.environment %q differs from data's %q", ErrWrongApp, r.Environment, env)
+			return fmt.Errorf("%w: signedRenewalInfo.environment %q differs from %s's %q", ErrWrongApp, r.Environment, where, env)
 		}
 		if t := n.Transaction; t != nil && r.OriginalTransactionID != t.OriginalTransactionID {
 			return fmt.Errorf("%w: signedRenewalInfo.originalTransactionId differs from the transaction's", ErrWrongApp)
@@ -85,14 +85,14 @@ func (a App) checkBundleEnv(where, bundleID, env string) error {
 	return nil
 }
 
-func (a App) checkAppAppleID(env string, appAppleID int64) error {
+func (a App) checkAppAppleID(where, env string, appAppleID int64) error {
 	mismatch := appAppleID != a.AppAppleID
 	if env != EnvironmentProduction {
 		// Sandbox notifications may omit it; one that names another app is still refused.
 		mismatch = mismatch && appAppleID != 0 && a.AppAppleID != 0
 	}
 	if mismatch {
-		return fmt.Errorf("%w: data.appAppleId %d is not %d", ErrWrongApp, appAppleID, a.AppAppleID)
+		return fmt.Errorf("%w: %s.appAppleId %d is not %d", ErrWrongApp, where, appAppleID, a.AppAppleID)
 	}
 	return nil
 }
