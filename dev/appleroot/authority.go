@@ -13,7 +13,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -177,5 +176,3 @@ func (a *Authority) X5C() []string {
 		base64.StdEncoding.EncodeToString(a.root.Raw),
 	}
 }
-
-var errKeyMismatch = errors.New("appleroot: key does not match the root certificate")

@@ -4,9 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 )
+
+var errKeyMismatch = errors.New("appleroot: key does not match the root certificate")
 
 // WritePEM writes the root certificate and the root key (PKCS #8, mode 0600) so that another
 // process (the local runner, a demo tool) can Load the same root and sign chains a verifier

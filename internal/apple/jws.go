@@ -24,7 +24,8 @@ var (
 
 // parser accepts ES256 only, so "none", HMAC (keyed with the public key) and other curves are
 // refused before any key is looked at. Apple payloads carry no exp/iat/nbf: time is checked
-// against signedDate on the certificate chain instead.
+// against signedDate on the certificate chain instead. Sharing one Parser is safe: with claims
+// validation off, ParseWithClaims never writes to it.
 var parser = jwt.NewParser(jwt.WithValidMethods([]string{"ES256"}), jwt.WithoutClaimsValidation())
 
 // claims decodes a payload into *T for jwt.ParseWithClaims and notes signedDate on the way, so
