@@ -12,7 +12,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// httpStatusOf is the HTTP status of each error code of docs/contract.md §1–2.
+// httpStatusOf is the HTTP status of each error code of docs/contract.md §1–2 and §6.
 var httpStatusOf = map[transfer.Code]int{
 	transfer.CodeInvalidHeaders:      http.StatusBadRequest,
 	transfer.CodeUnauthenticated:     http.StatusUnauthorized,
@@ -26,6 +26,12 @@ var httpStatusOf = map[transfer.Code]int{
 	transfer.CodeCorrelationIDReused: http.StatusConflict,
 	transfer.CodeInvalidPathParam:    http.StatusBadRequest,
 	transfer.CodeNotFound:            http.StatusNotFound,
+	transfer.CodeSignedTxRequired:    http.StatusForbidden,
+
+	transfer.CodeAppleInvalidBody:      http.StatusBadRequest,
+	transfer.CodeAppleUnverified:       http.StatusBadRequest,
+	transfer.CodeAppleWrongApp:         http.StatusBadRequest,
+	transfer.CodeAppleUnknownPublisher: http.StatusNotFound,
 }
 
 // errorBody is the JSON of every error answer.

@@ -2,7 +2,7 @@ package transfer
 
 import "fmt"
 
-// Code is an API error code of docs/contract.md §1–2. Its HTTP status lives with the HTTP
+// Code is an API error code of docs/contract.md §1–2 and §6. Its HTTP status lives with the HTTP
 // adapter; the domain only says which rule refused the request.
 type Code string
 
@@ -11,6 +11,7 @@ const (
 	CodeUnauthenticated     Code = "AUTH0002"
 	CodeInvalidBody         Code = "REQ0001"
 	CodeForbidden           Code = "AUTH0003"
+	CodeSignedTxRequired    Code = "AUTH0004"
 	CodeIntegrationInactive Code = "SK2C0004"
 	CodeMigrationInProgress Code = "SK2C0005"
 	CodeUnknownCustomer     Code = "SK2C0100"
@@ -19,6 +20,12 @@ const (
 	CodeCorrelationIDReused Code = "REQ0006"
 	CodeInvalidPathParam    Code = "REQ0003"
 	CodeNotFound            Code = "REQ0100"
+
+	// The Apple notifications endpoint (docs/contract.md §6).
+	CodeAppleInvalidBody      Code = "APL0001"
+	CodeAppleUnverified       Code = "APL0002"
+	CodeAppleWrongApp         Code = "APL0003"
+	CodeAppleUnknownPublisher Code = "APL0004"
 
 	// Internal errors: S + 4 digits, with a generic message only.
 	CodeInternal       Code = "S0001"
