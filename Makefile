@@ -14,7 +14,7 @@ EMULATORS_STAMP := $(CACHE)/emulators/.fetched
 # Lambda builds: static, stripped, without the RPC shim of the old go1.x runtime.
 LAMBDA_GOFLAGS := -trimpath -ldflags='-s -w' -tags lambda.norpc
 LAMBDA_ARCH    ?= arm64
-FUNCTIONS      := transfer status processor sweeper webhook
+FUNCTIONS      := transfer status processor sweeper webhook applenotifications
 
 STATICCHECK_VERSION := v0.8.2
 # golang.org/x/tools, for deadcode.
@@ -89,6 +89,8 @@ build-TransferFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/transfer
 build-StatusFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/status
+build-AppleNotificationsFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/applenotifications
 build-ProcessorFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
 build-SweeperFunction:

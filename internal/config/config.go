@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/acme/purchase-transfer/internal/appstore"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
@@ -119,6 +120,30 @@ func ReadSweeper(getenv func(string) string) (Sweeper, error) {
 		SweepGrace:       r.seconds("SWEEP_GRACE_SECONDS", transfer.DefaultSweepGrace),
 		WebhookQueueURL:  r.getenv("WEBHOOK_QUEUE_URL"),
 		Endpoints:        r.endpoints(),
+	}
+	return c, r.err()
+}
+
+// AppleNotifications is the configuration of the Apple notifications function.
+// It has no setting for trusted roots on purpose: a Lambda trusts Apple Root
+// CA - G3 alone, whatever its environment says.
+type AppleNotifications struct {
+	TableName    string        // TABLE_NAME
+	BasePath     string        // BASE_PATH
+	AuthCacheTTL time.Duration // AUTH_CACHE_TTL_SECONDS: how long publisher settings are cached
+	Retention    time.Duration // NOTIFICATION_RETENTION_DAYS
+	Endpoints
+}
+
+// ReadAppleNotifications reads the Apple notifications function's configuration.
+func ReadAppleNotifications(getenv func(string) string) (AppleNotifications, error) {
+	r := envReader{getenv: getenv}
+	c := AppleNotifications{
+		TableName:    r.required("TABLE_NAME"),
+		BasePath:     r.getenv("BASE_PATH"),
+		AuthCacheTTL: r.seconds("AUTH_CACHE_TTL_SECONDS", directorycache.DefaultTTL),
+		Retention:    r.days("NOTIFICATION_RETENTION_DAYS", appstore.DefaultRetention),
+		Endpoints:    r.endpoints(),
 	}
 	return c, r.err()
 }

@@ -24,11 +24,12 @@ func readerOf[T any](read func(func(string) string) (T, error)) reader {
 
 // readers maps each function of template.yaml to the reader its main calls.
 var readers = map[string]reader{
-	"TransferFunction":  readerOf(config.ReadTransfer),
-	"StatusFunction":    readerOf(config.ReadStatus),
-	"ProcessorFunction": readerOf(config.ReadProcessor),
-	"SweeperFunction":   readerOf(config.ReadSweeper),
-	"WebhookFunction":   readerOf(config.ReadWebhook),
+	"TransferFunction":           readerOf(config.ReadTransfer),
+	"StatusFunction":             readerOf(config.ReadStatus),
+	"AppleNotificationsFunction": readerOf(config.ReadAppleNotifications),
+	"ProcessorFunction":          readerOf(config.ReadProcessor),
+	"SweeperFunction":            readerOf(config.ReadSweeper),
+	"WebhookFunction":            readerOf(config.ReadWebhook),
 }
 
 // A variable a function reads but the template does not declare is unset in

@@ -36,6 +36,7 @@ const (
 	skPurchase    = "PURCHASE"
 	skLock        = "LOCK"
 	skSync        = "SYNC"
+	skAppleNotice = "NOTIFICATION"
 
 	prefixToken   = "TOKEN#"
 	prefixHistory = "HISTORY#"
@@ -133,4 +134,10 @@ func eventKey(p transfer.PublisherID, syncID, topic string) key {
 // in the synchronization's partition.
 func deliveryKey(p transfer.PublisherID, syncID, endpointID string) key {
 	return key{syncKey(p, syncID).PK, prefixDelivery + endpointID}
+}
+
+// notificationKey is an App Store notification's record, in a partition of
+// its own (the notificationUUID is Apple's, so it is random and unique).
+func notificationKey(p transfer.PublisherID, uuid string) key {
+	return key{publisherPK(p) + "#APPLE#" + uuid, skAppleNotice}
 }

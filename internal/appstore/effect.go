@@ -1,0 +1,169 @@
+package appstore
+
+import (
+	"slices"
+	"time"
+
+	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// effect is what a notification says of the purchase's entitlement.
+type effect struct {
+	state     transfer.PurchaseState
+	expiresAt time.Time // zero: as the transaction says
+	revokedAt time.Time
+}
+
+// Apply decides what n does to the purchase before (nil when the chain is
+// unknown). It returns nil when nothing changes, with the outcome to record.
+// The owner is never touched: a notification tells what Apple knows of the
+// purchase, never who owns it here.
+func Apply(before *transfer.Purchase, n apple.Notification, app transfer.AppleApp, now time.Time) (*Change, Outcome) {
+	t := n.Transaction
+	if t == nil || t.Type == apple.ProductConsumable {
+		// A consumable is used up, not owned: there is nothing to keep true.
+		return nil, OutcomeRecorded
+	}
+	signedAt := time.UnixMilli(n.Payload.SignedDate).UTC()
+	if before != nil && signedAt.Before(before.AppleSignedAt) {
+		return nil, OutcomeOutOfOrder
+	}
+	eff, ok := effectOf(n)
+	if !ok {
+		if before != nil {
+			return nil, OutcomeRecorded
+		}
+		// Nothing from Apple is dropped: an unknown chain is created from
+		// what the notification shows, whatever its type.
+		eff = stateOf(n, now)
+	}
+
+	var after transfer.Purchase
+	outcome := OutcomeApplied
+	if before == nil {
+		outcome = OutcomeCreated
+		after = transfer.Purchase{
+			OriginalTransactionID: t.OriginalTransactionID,
+			TransactionIDs:        []string{t.OriginalTransactionID},
+		}
+	} else {
+		after = *before
+		after.TransactionIDs = slices.Clone(before.TransactionIDs)
+	}
+	after.Version++
+
+	newTx := ""
+	if !slices.Contains(after.TransactionIDs, t.TransactionID) {
+		after.TransactionIDs = append(after.TransactionIDs, t.TransactionID)
+		newTx = t.TransactionID
+	}
+	if t.ProductID != "" {
+		if offer, ok := app.Offers[t.ProductID]; ok {
+			after.OfferID = offer
+		} else if t.ProductID != after.ProductID {
+			// An unmapped product: better no offerId than the old product's.
+			after.OfferID = ""
+		}
+		after.ProductID = t.ProductID
+	}
+	if k := kindOf(t.Type); k != "" {
+		after.Kind = k
+	}
+	after.State = eff.state
+	switch {
+	case !eff.expiresAt.IsZero():
+		after.ExpiresAt = eff.expiresAt
+	case t.ExpiresDate != 0:
+		after.ExpiresAt = time.UnixMilli(t.ExpiresDate).UTC()
+	}
+	after.RevokedAt = eff.revokedAt
+	after.AppleSignedAt = signedAt
+	return &Change{Before: before, After: after, NewTransactionID: newTx}, outcome
+}
+
+// effectOf is the entitlement a notification type states, per Apple's
+// documentation of each type; false for the types that state none.
+func effectOf(n apple.Notification) (effect, bool) {
+	p, t := n.Payload, n.Transaction
+	switch p.NotificationType {
+	case apple.TypeSubscribed, apple.TypeDidRenew, apple.TypeOfferRedeemed,
+		apple.TypeRenewalExtended, apple.TypeRefundReversed:
+		return effect{state: transfer.StateActive}, true
+	case apple.TypeDidChangeRenewalPref:
+		// An upgrade takes effect at once; a downgrade only at renewal.
+		if p.Subtype == apple.SubtypeUpgrade {
+			return effect{state: transfer.StateActive}, true
+		}
+		return effect{}, false
+	case apple.TypeDidFailToRenew:
+		if p.Subtype == apple.SubtypeGracePeriod {
+			return graceOrExpired(n), true
+		}
+		return fromStatus(n), true
+	case apple.TypeExpired, apple.TypeGracePeriodExpired:
+		return effect{state: transfer.StateExpired}, true
+	case apple.TypeRefund, apple.TypeRevoke:
+		at := time.UnixMilli(t.RevocationDate).UTC()
+		if t.RevocationDate == 0 {
+			at = time.UnixMilli(p.SignedDate).UTC()
+		}
+		return effect{state: transfer.StateRevoked, revokedAt: at}, true
+	}
+	return effect{}, false
+}
+
+// graceOrExpired: active until the grace period ends, when Apple says when.
+func graceOrExpired(n apple.Notification) effect {
+	if r := n.Renewal; r != nil && r.GracePeriodExpiresDate != 0 {
+		return effect{state: transfer.StateActive, expiresAt: time.UnixMilli(r.GracePeriodExpiresDate).UTC()}
+	}
+	return effect{state: transfer.StateExpired}
+}
+
+// fromStatus follows the subscription status Apple sends with the
+// notification; without one, a failed renewal is not entitled.
+func fromStatus(n apple.Notification) effect {
+	status := int32(0)
+	if n.Payload.Data != nil {
+		status = n.Payload.Data.Status
+	}
+	switch status {
+	case apple.StatusActive:
+		return effect{state: transfer.StateActive}
+	case apple.StatusBillingGracePeriod:
+		return graceOrExpired(n)
+	case apple.StatusRevoked:
+		return effect{state: transfer.StateRevoked, revokedAt: time.UnixMilli(n.Payload.SignedDate).UTC()}
+	}
+	return effect{state: transfer.StateExpired}
+}
+
+// stateOf is the state of a chain seen for the first time through a
+// notification that states none: Apple's status if sent, else what the
+// transaction shows.
+func stateOf(n apple.Notification, now time.Time) effect {
+	if n.Payload.Data != nil && n.Payload.Data.Status != 0 {
+		return fromStatus(n)
+	}
+	t := n.Transaction
+	switch {
+	case t.RevocationDate != 0:
+		return effect{state: transfer.StateRevoked, revokedAt: time.UnixMilli(t.RevocationDate).UTC()}
+	case t.ExpiresDate != 0 && !now.Before(time.UnixMilli(t.ExpiresDate)):
+		return effect{state: transfer.StateExpired}
+	}
+	return effect{state: transfer.StateActive}
+}
+
+func kindOf(productType string) transfer.PurchaseKind {
+	switch productType {
+	case apple.ProductAutoRenewable:
+		return transfer.KindAutoRenewable
+	case apple.ProductNonRenewing:
+		return transfer.KindNonRenewing
+	case apple.ProductNonConsumable:
+		return transfer.KindNonConsumable
+	}
+	return ""
+}
