@@ -12,10 +12,10 @@ import (
 
 type publisherItem struct {
 	key
-	PublisherID         int64     `dynamodbav:"publisherId"`
-	Name                string    `dynamodbav:"name"`
-	StoreKit2Active     bool      `dynamodbav:"storeKit2Active"`
-	MigrationInProgress bool      `dynamodbav:"migrationInProgress"`
+	PublisherID         int64  `dynamodbav:"publisherId"`
+	Name                string `dynamodbav:"name"`
+	StoreKit2Active     bool   `dynamodbav:"storeKit2Active"`
+	MigrationInProgress bool   `dynamodbav:"migrationInProgress"`
 	// RequireSignedTransaction and Apple are set by `transferctl publisher
 	// apple set`; PutPublisher and UpdatePublisher leave them alone.
 	RequireSignedTransaction bool          `dynamodbav:"requireSignedTransaction,omitempty"`
@@ -82,9 +82,9 @@ type transactionItem struct {
 
 type purchaseItem struct {
 	key
-	PublisherID           int64      `dynamodbav:"publisherId"`
-	OriginalTransactionID string     `dynamodbav:"originalTransactionId"`
-	TransactionIDs        []string   `dynamodbav:"transactionIds"`
+	PublisherID           int64    `dynamodbav:"publisherId"`
+	OriginalTransactionID string   `dynamodbav:"originalTransactionId"`
+	TransactionIDs        []string `dynamodbav:"transactionIds"`
 	// Owner and its index keys are absent on an unowned purchase, which so
 	// stays out of the byOwner index.
 	Owner     int64      `dynamodbav:"ownerCustomerId,omitempty"`

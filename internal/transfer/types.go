@@ -80,11 +80,11 @@ type Purchase struct {
 	TransactionIDs        []string
 	// Owner is 0 for a purchase Apple told us of before anyone claimed it: no
 	// transfer can take it until an operator assigns it.
-	Owner CustomerID
-	OfferID               string
-	ProductID             string
-	Kind                  PurchaseKind
-	State                 PurchaseState
+	Owner     CustomerID
+	OfferID   string
+	ProductID string
+	Kind      PurchaseKind
+	State     PurchaseState
 	// ExpiresAt is zero for purchases that never expire (non-consumables).
 	ExpiresAt time.Time
 	// RevokedAt is when Apple refunded or revoked the purchase.
