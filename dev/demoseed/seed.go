@@ -37,7 +37,22 @@ const (
 	TxOther    = "2000000000000101"
 	OfferID    = "S123456789_US"
 	OtherOffer = "S987654321_US"
+
+	// The demo publisher's Apple app (its notifications are signed under the
+	// run's local test root).
+	AppleBundleID   = "com.example.streaming"
+	AppleAppAppleID = 1234567890
+	ProductID       = "com.example.premium.monthly"
 )
+
+// demoApp accepts both environments, so that `transferctl apple notify` can
+// send either.
+var demoApp = &transfer.AppleApp{
+	BundleID:     AppleBundleID,
+	AppAppleID:   AppleAppAppleID,
+	Environments: []string{transfer.EnvironmentProduction, transfer.EnvironmentSandbox},
+	Offers:       map[string]string{ProductID: OfferID},
+}
 
 // Seeded is what a user needs to call the demo API. Tokens are new on every
 // seed and exist nowhere but here.
@@ -57,7 +72,7 @@ func Seed(ctx context.Context, s *dynamo.OperatorStore, now time.Time) (Seeded, 
 		pub   transfer.Publisher
 		token *string
 	}{
-		{transfer.Publisher{ID: PublisherID, Name: "Demo Streaming", StoreKit2Active: true}, &out.PublisherToken},
+		{transfer.Publisher{ID: PublisherID, Name: "Demo Streaming", StoreKit2Active: true, Apple: demoApp}, &out.PublisherToken},
 		{transfer.Publisher{ID: OtherPublisherID, Name: "Other Publisher", StoreKit2Active: true}, &out.OtherPublisherToken},
 		{transfer.Publisher{ID: InactivePublisherID, Name: "StoreKit 2 not active"}, &out.InactivePublisherToken},
 		{transfer.Publisher{ID: MigratingPublisherID, Name: "Migrating", StoreKit2Active: true, MigrationInProgress: true}, &out.MigratingPublisherToken},
@@ -114,7 +129,7 @@ func purchase(p transfer.PublisherID, owner transfer.CustomerID, otx string, sta
 		TransactionIDs:        txs,
 		Owner:                 owner,
 		OfferID:               offer,
-		ProductID:             "com.example.premium.monthly",
+		ProductID:             ProductID,
 		Kind:                  transfer.KindAutoRenewable,
 		State:                 state,
 		ExpiresAt:             expires.UTC().Truncate(time.Second),

@@ -36,6 +36,7 @@ type Config struct {
 	SweepGrace       time.Duration
 	WebhookQueueURL  string
 	Webhook          WebhookConfig
+	Apple            AppleConfig
 }
 
 // Clients are the AWS SDK clients.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/purchase-transfer/dev/appleroot"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/apple"
 )
 
@@ -22,15 +22,15 @@ func TestForgeriesRefused(t *testing.T) {
 
 	// notification signs the fixture notification (and its nested JWS) by signer, at signedDate
 	// at (zero: the fixture's dates).
-	notification := func(signer *appleroot.Authority, at time.Time, opts ...appleroot.SignOption) string {
+	notification := func(signer *localroot.Authority, at time.Time, opts ...localroot.SignOption) string {
 		p, tx, r := f.payload, f.tx, f.renewal
 		if !at.IsZero() {
 			p.SignedDate, tx.SignedDate, r.SignedDate = at.UnixMilli(), at.UnixMilli(), at.UnixMilli()
 		}
-		return must[string](t)(appleroot.SignNotification(signer, p, &tx, &r, opts...))
+		return must[string](t)(localroot.SignNotification(signer, p, &tx, &r, opts...))
 	}
-	issue := func(opts ...appleroot.Option) *appleroot.Authority {
-		return must[*appleroot.Authority](t)(a.Issue(opts...))
+	issue := func(opts ...localroot.Option) *localroot.Authority {
+		return must[*localroot.Authority](t)(a.Issue(opts...))
 	}
 	// withNested signs the fixture notification with nested JWS replaced.
 	withNested := func(tx, renewal string) string {
@@ -44,7 +44,7 @@ func TestForgeriesRefused(t *testing.T) {
 	goodRenewal := must[string](t)(a.Sign(f.renewal))
 	good := notification(a, time.Time{})
 	parts := strings.Split(good, ".")
-	otherRoot := must[*appleroot.Authority](t)(appleroot.New())
+	otherRoot := must[*localroot.Authority](t)(localroot.New())
 	sibling := issue()
 	otherPayload := func(p apple.NotificationPayload) apple.NotificationPayload {
 		p.NotificationUUID = ""
@@ -57,27 +57,27 @@ func TestForgeriesRefused(t *testing.T) {
 		want  error
 	}{
 		{"chain under another root", notification(otherRoot, time.Time{}), apple.ErrUnverified},
-		{"leaf without marker OID", notification(issue(appleroot.WithoutLeafMarker()), time.Time{}), apple.ErrUnverified},
-		{"intermediate without marker OID", notification(issue(appleroot.WithoutIntermediateMarker()), time.Time{}), apple.ErrUnverified},
-		{"leaf expired at signedDate", notification(issue(appleroot.WithLeafValidity(now.Add(-10*day), now.Add(-day))), now), apple.ErrUnverified},
-		{"intermediate expired at signedDate", notification(issue(appleroot.WithIntermediateValidity(now.Add(-10*day), now.Add(-day))), now), apple.ErrUnverified},
-		{"leaf valid now, not yet at signedDate", notification(issue(appleroot.WithLeafValidity(now.Add(-time.Hour), now.Add(365*day))), now.Add(-2*time.Hour)), apple.ErrUnverified},
-		{"alg none", notification(a, time.Time{}, appleroot.WithAlg("none")), apple.ErrUnverified},
-		{"alg HS256 keyed with the leaf's public key", notification(a, time.Time{}, appleroot.WithAlg("HS256")), apple.ErrUnverified},
-		{"alg ES384", notification(a, time.Time{}, appleroot.WithAlg("ES384")), apple.ErrUnverified},
-		{"swapped chain: sibling's valid x5c, signed by another leaf", notification(a, time.Time{}, appleroot.WithX5C(sibling.X5C()...)), apple.ErrUnverified},
-		{"swapped leaf: another leaf under this intermediate", notification(a, time.Time{}, appleroot.WithX5C(sibling.X5C()[0], x5c[1], x5c[2])), apple.ErrUnverified},
-		{"x5c names another root than the one it chains to", notification(a, time.Time{}, appleroot.WithX5C(x5c[0], x5c[1], otherRoot.X5C()[2])), apple.ErrUnverified},
-		{"tampered payload", must[string](t)(appleroot.ReplaceInPayload(good, f.payload.NotificationUUID, "002e14d5-51f5-4503-b5a8-c3a1af68eb21")), apple.ErrUnverified},
-		{"tampered signedTransactionInfo", withNested(must[string](t)(appleroot.ReplaceInPayload(goodTx, f.tx.TransactionID, "2000000899999999")), goodRenewal), apple.ErrUnverified},
-		{"tampered signedRenewalInfo", withNested(goodTx, must[string](t)(appleroot.ReplaceInPayload(goodRenewal, `"autoRenewStatus":1`, `"autoRenewStatus":0`))), apple.ErrUnverified},
+		{"leaf without marker OID", notification(issue(localroot.WithoutLeafMarker()), time.Time{}), apple.ErrUnverified},
+		{"intermediate without marker OID", notification(issue(localroot.WithoutIntermediateMarker()), time.Time{}), apple.ErrUnverified},
+		{"leaf expired at signedDate", notification(issue(localroot.WithLeafValidity(now.Add(-10*day), now.Add(-day))), now), apple.ErrUnverified},
+		{"intermediate expired at signedDate", notification(issue(localroot.WithIntermediateValidity(now.Add(-10*day), now.Add(-day))), now), apple.ErrUnverified},
+		{"leaf valid now, not yet at signedDate", notification(issue(localroot.WithLeafValidity(now.Add(-time.Hour), now.Add(365*day))), now.Add(-2*time.Hour)), apple.ErrUnverified},
+		{"alg none", notification(a, time.Time{}, localroot.WithAlg("none")), apple.ErrUnverified},
+		{"alg HS256 keyed with the leaf's public key", notification(a, time.Time{}, localroot.WithAlg("HS256")), apple.ErrUnverified},
+		{"alg ES384", notification(a, time.Time{}, localroot.WithAlg("ES384")), apple.ErrUnverified},
+		{"swapped chain: sibling's valid x5c, signed by another leaf", notification(a, time.Time{}, localroot.WithX5C(sibling.X5C()...)), apple.ErrUnverified},
+		{"swapped leaf: another leaf under this intermediate", notification(a, time.Time{}, localroot.WithX5C(sibling.X5C()[0], x5c[1], x5c[2])), apple.ErrUnverified},
+		{"x5c names another root than the one it chains to", notification(a, time.Time{}, localroot.WithX5C(x5c[0], x5c[1], otherRoot.X5C()[2])), apple.ErrUnverified},
+		{"tampered payload", must[string](t)(localroot.ReplaceInPayload(good, f.payload.NotificationUUID, "002e14d5-51f5-4503-b5a8-c3a1af68eb21")), apple.ErrUnverified},
+		{"tampered signedTransactionInfo", withNested(must[string](t)(localroot.ReplaceInPayload(goodTx, f.tx.TransactionID, "2000000899999999")), goodRenewal), apple.ErrUnverified},
+		{"tampered signedRenewalInfo", withNested(goodTx, must[string](t)(localroot.ReplaceInPayload(goodRenewal, `"autoRenewStatus":1`, `"autoRenewStatus":0`))), apple.ErrUnverified},
 		{"signedTransactionInfo under another root", withNested(must[string](t)(otherRoot.Sign(f.tx)), goodRenewal), apple.ErrUnverified},
-		{"signedRenewalInfo alg none", withNested(goodTx, must[string](t)(a.Sign(f.renewal, appleroot.WithAlg("none")))), apple.ErrUnverified},
-		{"missing x5c", notification(a, time.Time{}, appleroot.WithoutX5C()), apple.ErrUnverified},
-		{"x5c with only the leaf", notification(a, time.Time{}, appleroot.WithX5C(x5c[0])), apple.ErrUnverified},
-		{"x5c leaf and intermediate, no root", notification(a, time.Time{}, appleroot.WithX5C(x5c[0], x5c[1])), apple.ErrUnverified},
-		{"x5c not base64", notification(a, time.Time{}, appleroot.WithX5C("%%%", x5c[1], x5c[2])), apple.ErrUnverified},
-		{"x5c base64url instead of base64", notification(a, time.Time{}, appleroot.WithX5C(urlB64(t, x5c[0]), x5c[1], x5c[2])), apple.ErrUnverified},
+		{"signedRenewalInfo alg none", withNested(goodTx, must[string](t)(a.Sign(f.renewal, localroot.WithAlg("none")))), apple.ErrUnverified},
+		{"missing x5c", notification(a, time.Time{}, localroot.WithoutX5C()), apple.ErrUnverified},
+		{"x5c with only the leaf", notification(a, time.Time{}, localroot.WithX5C(x5c[0])), apple.ErrUnverified},
+		{"x5c leaf and intermediate, no root", notification(a, time.Time{}, localroot.WithX5C(x5c[0], x5c[1])), apple.ErrUnverified},
+		{"x5c not base64", notification(a, time.Time{}, localroot.WithX5C("%%%", x5c[1], x5c[2])), apple.ErrUnverified},
+		{"x5c base64url instead of base64", notification(a, time.Time{}, localroot.WithX5C(urlB64(t, x5c[0]), x5c[1], x5c[2])), apple.ErrUnverified},
 		{"empty signature", parts[0] + "." + parts[1] + ".", apple.ErrUnverified},
 		{"signature of another token", parts[0] + "." + parts[1] + "." + strings.Split(goodTx, ".")[2], apple.ErrUnverified},
 		{"truncated to header.payload", parts[0] + "." + parts[1], apple.ErrMalformed},
@@ -116,11 +116,11 @@ func TestForgeriesRefused(t *testing.T) {
 func TestVerifyTransactionRefusesForgeries(t *testing.T) {
 	a, v := newAuthority(t)
 	f := loadFixtures(t)
-	noMarker := must[*appleroot.Authority](t)(a.Issue(appleroot.WithoutLeafMarker()))
+	noMarker := must[*localroot.Authority](t)(a.Issue(localroot.WithoutLeafMarker()))
 	for name, tok := range map[string]string{
 		"leaf without marker": must[string](t)(noMarker.Sign(f.tx)),
-		"alg none":            must[string](t)(a.Sign(f.tx, appleroot.WithAlg("none"))),
-		"tampered":            must[string](t)(appleroot.ReplaceInPayload(must[string](t)(a.Sign(f.tx)), `"quantity":1`, `"quantity":9`)),
+		"alg none":            must[string](t)(a.Sign(f.tx, localroot.WithAlg("none"))),
+		"tampered":            must[string](t)(localroot.ReplaceInPayload(must[string](t)(a.Sign(f.tx)), `"quantity":1`, `"quantity":9`)),
 	} {
 		_, err := v.VerifyTransaction(ctx, tok)
 		assertErr(t, err, apple.ErrUnverified, tok)

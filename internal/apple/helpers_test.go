@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acme/purchase-transfer/dev/appleroot"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/dev/fixture"
 	"github.com/acme/purchase-transfer/internal/apple"
 )
@@ -34,9 +34,9 @@ func loadFixtures(t *testing.T) fixtures {
 }
 
 // newAuthority returns a local root and a verifier that trusts only it.
-func newAuthority(t *testing.T) (*appleroot.Authority, *apple.Verifier) {
+func newAuthority(t *testing.T) (*localroot.Authority, *apple.Verifier) {
 	t.Helper()
-	a, err := appleroot.New()
+	a, err := localroot.New()
 	if err != nil {
 		t.Fatal(err)
 	}

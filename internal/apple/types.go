@@ -3,7 +3,7 @@ package apple
 // The structs below mirror Apple's wire JSON field for field, so that decoding needs no mapping
 // layer and a new field Apple adds is simply ignored. Dates are milliseconds since the Unix epoch,
 // as Apple sends them; zero means absent. Fields whose zero value is meaningful are pointers.
-// The omitempty tags let dev/appleroot marshal the same structs into Apple-shaped payloads.
+// The omitempty tags let internal/apple/localroot marshal the same structs into Apple-shaped payloads.
 
 // NotificationPayload is ResponseBodyV2DecodedPayload, the payload of a notification's signedPayload.
 type NotificationPayload struct {

@@ -35,7 +35,7 @@ type Verifier struct {
 type Option func(*Verifier)
 
 // WithRoots replaces Apple Root CA - G3 with the given roots. Tests and the local runner pass the
-// pool of dev/appleroot; production never does.
+// pool of internal/apple/localroot; production never does.
 func WithRoots(roots *x509.CertPool) Option {
 	return func(v *Verifier) { v.roots = roots }
 }

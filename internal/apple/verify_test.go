@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/purchase-transfer/dev/appleroot"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/apple"
 )
 
 // signFixtureNotification signs the testdata transaction and renewal as Apple would (the raw
 // wire JSON, not re-marshalled structs) and a notification carrying them.
-func signFixtureNotification(t *testing.T, a *appleroot.Authority, f fixtures) (string, apple.NotificationPayload) {
+func signFixtureNotification(t *testing.T, a *localroot.Authority, f fixtures) (string, apple.NotificationPayload) {
 	t.Helper()
 	p := f.payload
 	d := *p.Data
@@ -60,7 +60,7 @@ func TestVerifyNotificationWithoutNestedJWS(t *testing.T) {
 		SignedDate: time.Now().UnixMilli(),
 		Data:       &apple.NotificationData{BundleID: "com.acme.video", Environment: apple.EnvironmentSandbox},
 	}
-	n, err := v.VerifyNotification(ctx, must[string](t)(appleroot.SignNotification(a, p, nil, nil)))
+	n, err := v.VerifyNotification(ctx, must[string](t)(localroot.SignNotification(a, p, nil, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestVerifyTransactionAndRenewal(t *testing.T) {
 func TestChainCheckedAtSignedDate(t *testing.T) {
 	a, v := newAuthority(t)
 	now := time.Now()
-	expired := must[*appleroot.Authority](t)(a.Issue(appleroot.WithLeafValidity(now.Add(-10*24*time.Hour), now.Add(-24*time.Hour))))
+	expired := must[*localroot.Authority](t)(a.Issue(localroot.WithLeafValidity(now.Add(-10*24*time.Hour), now.Add(-24*time.Hour))))
 	tx := loadFixtures(t).tx
 	tx.SignedDate = now.Add(-5 * 24 * time.Hour).UnixMilli()
 	if _, err := v.VerifyTransaction(ctx, must[string](t)(expired.Sign(tx))); err != nil {

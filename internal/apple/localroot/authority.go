@@ -1,9 +1,11 @@
-// Package appleroot is a local stand-in for Apple's signing PKI, for tests and the local runner
-// only: it never ships. An Authority is a self-signed root ("Local Test Root CA - not Apple"),
+// Package localroot is a local stand-in for Apple's signing PKI, for tests, the local runner and
+// `transferctl apple notify` (which is why it lives under internal/: transferctl ships). Nothing
+// it signs is trusted in AWS: the Lambdas build their verifier with Apple Root CA - G3 alone and
+// take no roots from their configuration. An Authority is a self-signed root ("Local Test Root CA - not Apple"),
 // an intermediate and a leaf carrying Apple's marker extensions, so that what it signs has the
 // shape of App Store JWS and verifies with internal/apple given apple.WithRoots(a.Pool()).
 // Options and sign options build the forgeries the verifier must refuse.
-package appleroot
+package localroot
 
 import (
 	"crypto/ecdsa"
@@ -151,7 +153,7 @@ func issue(tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) (*x
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
-		return nil, fmt.Errorf("appleroot: issue %q: %w", tmpl.Subject.CommonName, err)
+		return nil, fmt.Errorf("localroot: issue %q: %w", tmpl.Subject.CommonName, err)
 	}
 	return x509.ParseCertificate(der)
 }

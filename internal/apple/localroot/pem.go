@@ -1,4 +1,4 @@
-package appleroot
+package localroot
 
 import (
 	"crypto/ecdsa"
@@ -9,7 +9,7 @@ import (
 	"os"
 )
 
-var errKeyMismatch = errors.New("appleroot: key does not match the root certificate")
+var errKeyMismatch = errors.New("localroot: key does not match the root certificate")
 
 // WritePEM writes the root certificate and the root key (PKCS #8, mode 0600) so that another
 // process (the local runner, a demo tool) can Load the same root and sign chains a verifier
@@ -52,7 +52,7 @@ func readCert(path string) (*x509.Certificate, error) {
 	}
 	block, _ := pem.Decode(b)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("appleroot: %s: no PEM CERTIFICATE", path)
+		return nil, fmt.Errorf("localroot: %s: no PEM CERTIFICATE", path)
 	}
 	return x509.ParseCertificate(block.Bytes)
 }
@@ -64,7 +64,7 @@ func readKey(path string) (*ecdsa.PrivateKey, error) {
 	}
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return nil, fmt.Errorf("appleroot: %s: no PEM block", path)
+		return nil, fmt.Errorf("localroot: %s: no PEM block", path)
 	}
 	switch block.Type {
 	case "EC PRIVATE KEY":
@@ -76,10 +76,10 @@ func readKey(path string) (*ecdsa.PrivateKey, error) {
 		}
 		ec, ok := k.(*ecdsa.PrivateKey)
 		if !ok {
-			return nil, fmt.Errorf("appleroot: %s: not an ECDSA key", path)
+			return nil, fmt.Errorf("localroot: %s: not an ECDSA key", path)
 		}
 		return ec, nil
 	default:
-		return nil, fmt.Errorf("appleroot: %s: unexpected PEM type %q", path, block.Type)
+		return nil, fmt.Errorf("localroot: %s: unexpected PEM type %q", path, block.Type)
 	}
 }

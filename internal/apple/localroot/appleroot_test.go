@@ -1,4 +1,4 @@
-package appleroot_test
+package localroot_test
 
 import (
 	"bytes"
@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/purchase-transfer/dev/appleroot"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/apple"
 )
 
-func newAuthority(t *testing.T, opts ...appleroot.Option) *appleroot.Authority {
+func newAuthority(t *testing.T, opts ...localroot.Option) *localroot.Authority {
 	t.Helper()
-	a, err := appleroot.New(opts...)
+	a, err := localroot.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,15 +31,15 @@ func newAuthority(t *testing.T, opts ...appleroot.Option) *appleroot.Authority {
 // leaf with the marker extensions encoded as Apple encodes them.
 func TestChainShape(t *testing.T) {
 	a := newAuthority(t)
-	if a.Root().Subject.CommonName != appleroot.RootCommonName || a.Root().CheckSignatureFrom(a.Root()) != nil {
-		t.Errorf("root %q is not self-signed %q", a.Root().Subject, appleroot.RootCommonName)
+	if a.Root().Subject.CommonName != localroot.RootCommonName || a.Root().CheckSignatureFrom(a.Root()) != nil {
+		t.Errorf("root %q is not self-signed %q", a.Root().Subject, localroot.RootCommonName)
 	}
 	for name, c := range map[string]struct {
 		cert *x509.Certificate
 		oid  asn1.ObjectIdentifier
 	}{
-		"intermediate": {a.Intermediate(), appleroot.OIDIntermediateMarker},
-		"leaf":         {a.Leaf(), appleroot.OIDLeafMarker},
+		"intermediate": {a.Intermediate(), localroot.OIDIntermediateMarker},
+		"leaf":         {a.Leaf(), localroot.OIDLeafMarker},
 	} {
 		found := false
 		for _, e := range c.cert.Extensions {
@@ -57,11 +57,11 @@ func TestChainShape(t *testing.T) {
 	if _, err := a.Leaf().Verify(x509.VerifyOptions{Roots: a.Pool(), Intermediates: pool(a.Intermediate())}); err != nil {
 		t.Errorf("leaf does not chain to the root: %v", err)
 	}
-	noMarker, err := a.Issue(appleroot.WithoutLeafMarker(), appleroot.WithoutIntermediateMarker())
+	noMarker, err := a.Issue(localroot.WithoutLeafMarker(), localroot.WithoutIntermediateMarker())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hasOID(noMarker.Leaf(), appleroot.OIDLeafMarker) || hasOID(noMarker.Intermediate(), appleroot.OIDIntermediateMarker) {
+	if hasOID(noMarker.Leaf(), localroot.OIDLeafMarker) || hasOID(noMarker.Intermediate(), localroot.OIDIntermediateMarker) {
 		t.Error("Without*Marker left a marker")
 	}
 	if !noMarker.Root().Equal(a.Root()) {
@@ -113,7 +113,7 @@ func TestWritePEMLoad(t *testing.T) {
 	} else if fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode = %v, want 0600", fi.Mode().Perm())
 	}
-	loaded, err := appleroot.Load(cert, key)
+	loaded, err := localroot.Load(cert, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +139,10 @@ func TestWritePEMLoad(t *testing.T) {
 	if err := other.WritePEM(otherCert, otherKey); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := appleroot.Load(cert, otherKey); err == nil {
+	if _, err := localroot.Load(cert, otherKey); err == nil {
 		t.Error("Load accepted another root's key")
 	}
-	if _, err := appleroot.Load(filepath.Join(dir, "missing.pem"), key); !errors.Is(err, os.ErrNotExist) {
+	if _, err := localroot.Load(filepath.Join(dir, "missing.pem"), key); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing file = %v", err)
 	}
 }
@@ -161,7 +161,7 @@ func TestSignNotification(t *testing.T) {
 	tx := &apple.TransactionInfo{TransactionID: "2", OriginalTransactionID: "1", BundleID: "com.acme.video",
 		Environment: apple.EnvironmentSandbox, SignedDate: now}
 	r := &apple.RenewalInfo{OriginalTransactionID: "1", AutoRenewStatus: 1, Environment: apple.EnvironmentSandbox, SignedDate: now}
-	jws, err := appleroot.SignNotification(a, p, tx, r)
+	jws, err := localroot.SignNotification(a, p, tx, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestSignNotification(t *testing.T) {
 	}
 	// Without data, transaction info alone still makes a data object.
 	p.Data = nil
-	if jws, err = appleroot.SignNotification(a, p, tx, nil); err != nil {
+	if jws, err = localroot.SignNotification(a, p, tx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n, err = v.VerifyNotification(context.Background(), jws); err != nil || n.Transaction == nil || n.Renewal != nil {

@@ -1,4 +1,4 @@
-package appleroot
+package localroot
 
 import "github.com/acme/purchase-transfer/internal/apple"
 

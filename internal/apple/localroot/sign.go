@@ -1,4 +1,4 @@
-package appleroot
+package localroot
 
 import (
 	"crypto/ecdsa"
@@ -52,7 +52,7 @@ func (a *Authority) Sign(claims any, opts ...SignOption) (string, error) {
 	}
 	p, err := json.Marshal(claims)
 	if err != nil {
-		return "", fmt.Errorf("appleroot: marshal claims: %w", err)
+		return "", fmt.Errorf("localroot: marshal claims: %w", err)
 	}
 	signing := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p)
 	sig, err := a.signature(c.alg, signing)
@@ -77,7 +77,7 @@ func (a *Authority) signature(alg, signing string) ([]byte, error) {
 	case "none":
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("appleroot: alg %q not supported", alg)
+		return nil, fmt.Errorf("localroot: alg %q not supported", alg)
 	}
 }
 
@@ -87,14 +87,14 @@ func (a *Authority) signature(alg, signing string) ([]byte, error) {
 func ReplaceInPayload(jws, old, new string) (string, error) {
 	parts := strings.Split(jws, ".")
 	if len(parts) != 3 {
-		return "", errors.New("appleroot: not a compact JWS")
+		return "", errors.New("localroot: not a compact JWS")
 	}
 	p, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
 		return "", err
 	}
 	if !strings.Contains(string(p), old) {
-		return "", fmt.Errorf("appleroot: payload does not contain %q", old)
+		return "", fmt.Errorf("localroot: payload does not contain %q", old)
 	}
 	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(p), old, new, 1)))
 	return strings.Join(parts, "."), nil

@@ -1,0 +1,49 @@
+package inprocess
+
+import (
+	"crypto/x509"
+	"net/http"
+	"time"
+
+	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/appstore"
+	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/httpapi"
+)
+
+// AppleConfig is what the Apple notifications function needs beyond the table
+// (config.AppleNotifications), plus the one thing a Lambda never takes from
+// its configuration: the roots it trusts.
+type AppleConfig struct {
+	Retention time.Duration // NOTIFICATION_RETENTION_DAYS (appstore.DefaultRetention when zero)
+	// Roots replace Apple Root CA - G3: the local test root of `make run`
+	// and of the tests. Nil trusts Apple's root, as in AWS.
+	Roots *x509.CertPool
+}
+
+// AppleVerifier verifies what Apple signs, under Config.Apple.Roots.
+func (s *Service) AppleVerifier() (*apple.Verifier, error) {
+	var opts []apple.Option
+	if s.Config.Apple.Roots != nil {
+		opts = append(opts, apple.WithRoots(s.Config.Apple.Roots))
+	}
+	return apple.NewVerifier(opts...)
+}
+
+// AppleReceiver is the Apple notifications use case.
+func (s *Service) AppleReceiver(opts ...appstore.Option) (*appstore.Receiver, error) {
+	v, err := s.AppleVerifier()
+	if err != nil {
+		return nil, err
+	}
+	return appstore.NewReceiver(v, s.Directory, dynamo.NewNotificationStore(s.Stores.Table, s.Config.Apple.Retention), opts...), nil
+}
+
+// AppleNotificationHandler serves POST /apple/notifications/{publisherId}.
+func (s *Service) AppleNotificationHandler(opts ...appstore.Option) (http.Handler, error) {
+	r, err := s.AppleReceiver(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.NewAppleNotificationHandler(r), nil
+}
