@@ -13,7 +13,7 @@ import (
 // for every run and written as PEM files, so that any tool (transferctl apple
 // notify, a test of the user's own) can sign a chain under it.
 type appleRoot struct {
-	authority          *localroot.Authority
+	authority         *localroot.Authority
 	certPath, keyPath string
 }
 
