@@ -19,8 +19,9 @@ import (
 
 // staleRetries bounds how often one notification re-reads its purchase after
 // a concurrent change (a transfer, another notification) before giving up;
-// Apple then retries the delivery.
-const staleRetries = 4
+// Apple then retries the delivery. Every round lets one writer win, so this
+// covers a burst of that many writers on one purchase.
+const staleRetries = 10
 
 // DefaultRetention is how long a notification record is kept: longer than
 // Apple's retry window (three days) and than its notification history (180
