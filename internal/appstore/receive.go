@@ -111,19 +111,9 @@ type Receiver struct {
 	now       func() time.Time
 }
 
-// Option configures a Receiver.
-type Option func(*Receiver)
-
-// WithClock replaces time.Now (tests).
-func WithClock(now func() time.Time) Option { return func(r *Receiver) { r.now = now } }
-
 // NewReceiver wires the rules to their ports.
-func NewReceiver(v Verifier, d Directory, s Store, opts ...Option) *Receiver {
-	r := &Receiver{verifier: v, directory: d, store: s, now: time.Now}
-	for _, opt := range opts {
-		opt(r)
-	}
-	return r
+func NewReceiver(v Verifier, d Directory, s Store) *Receiver {
+	return &Receiver{verifier: v, directory: d, store: s, now: time.Now}
 }
 
 // Receive verifies, records and applies one signedPayload for a publisher.
