@@ -35,7 +35,11 @@ type PublisherInfo struct {
 	Name                string               `json:"name"`
 	StoreKit2Active     bool                 `json:"storeKit2Active"`
 	MigrationInProgress bool                 `json:"migrationInProgress"`
-	CreatedAt           time.Time            `json:"createdAt"`
+	// RequireSignedTransaction and Apple are set by `publisher apple set`.
+	RequireSignedTransaction bool `json:"requireSignedTransaction"`
+	// Apple is nil (null) until the publisher's app is configured.
+	Apple     *AppleAppInfo `json:"apple"`
+	CreatedAt time.Time     `json:"createdAt"`
 }
 
 // TokenInfo is a stored publisher token: its hash and state, never the token.
