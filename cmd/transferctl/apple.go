@@ -119,13 +119,20 @@ type appleView struct {
 }
 
 func (a *app) showApple(ctx context.Context, p transfer.PublisherID) error {
-	ps, err := a.publishers(ctx)
+	c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
-	info, _, err := ps.Get(ctx, p)
+	store, err := c.store()
 	if err != nil {
 		return err
+	}
+	info, err := store.operator.PublisherInfo(ctx, p)
+	if err != nil {
+		return err
+	}
+	if info == nil {
+		return fmt.Errorf("publisher %d: %w", p, operator.ErrPublisherNotFound)
 	}
 	if a.jsonOutput {
 		return a.printJSON(appleView{PublisherID: info.ID, RequireSignedTransaction: info.RequireSignedTransaction, Apple: info.Apple})
