@@ -76,7 +76,7 @@ func TestImportRefusesTransactionIdsOfStoredChains(t *testing.T) {
 		chainLine("4200000000000061"),                     // already there
 	}, "\n") + "\n"
 	report, stderr := f.importWithProgress(id, f.writeFile("second.jsonl", second), exitPartial)
-	if report.PurchasesCreated != 1 || report.PurchasesExisting != 1 || len(report.Invalid) != 3 {
+	if report.PurchasesCreated != 1 || report.PurchasesUnchanged != 1 || len(report.Invalid) != 3 {
 		t.Fatalf("second import: %+v", report)
 	}
 	for _, want := range []string{

@@ -296,7 +296,7 @@ func TestImportReportsBadLinesAndIsIdempotent(t *testing.T) {
 		t.Fatalf("first import: %+v", first)
 	}
 	again := f.importJSON(id, big, exitOK)
-	if again.PurchasesCreated != 0 || again.CustomersCreated != 0 || again.PurchasesExisting != n || again.CustomersExisting != n {
+	if again.PurchasesCreated != 0 || again.CustomersCreated != 0 || again.PurchasesUnchanged != n || again.CustomersExisting != n {
 		t.Fatalf("re-import created something: %+v", again)
 	}
 	store, err := f.svc.Stores.Operator.PurchaseByTransaction(context.Background(), id, fmt.Sprintf("8%015d", n-1))
@@ -326,7 +326,7 @@ func TestReimportKeepsWhatTransfersChanged(t *testing.T) {
 		t.Fatalf("transfer result %s", res)
 	}
 	report := f.importJSON(id, "../../examples/purchases.jsonl", exitOK)
-	if report.PurchasesCreated != 0 || report.PurchasesExisting != 4 || report.CustomersCreated != 0 {
+	if report.PurchasesCreated != 0 || report.PurchasesUnchanged != 4 || report.CustomersCreated != 0 {
 		t.Fatalf("re-import: %+v", report)
 	}
 	got, err := f.svc.Stores.Operator.Purchase(context.Background(), id, "3100000000000011")

@@ -14,9 +14,10 @@ func newImportCommand(a *app) *cobra.Command {
 	var (
 		publisherFlag int64
 		workers       int
+		update        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "import FILE [--publisher ID]",
+		Use:   "import FILE [--publisher ID] [--update]",
 		Short: "Import customers and purchases of a publisher from JSON Lines",
 		Long: `Import customers and purchases of one publisher from a JSON Lines file (one
 JSON object a line; "-" reads standard input). docs/import.md describes the
@@ -28,17 +29,27 @@ lines, with examples:
    "productId":"com.example.premium.monthly","kind":"auto-renewable","state":"active",
    "expiresAt":"2027-01-31T00:00:00Z"}
 
-A purchase line also creates its owner when missing. The import only creates:
-what is stored already (a purchase transferred since, a customer's latest
-activity) is left exactly as it is, so running the same file again changes
-nothing. Invalid lines are reported with their line number and skipped.
+A purchase line also creates its owner when missing. The import creates what
+is missing and leaves what is stored as it is (a purchase transferred since, a
+customer's latest activity), with two exceptions:
+
+  - a line naming a stored purchase that has no owner (Apple told the service
+    of it before anyone claimed it) makes the line's customer its owner;
+  - with --update, a stored purchase is brought up to date from its line:
+    state, expiresAt, productId, offerId, kind, and transactionIds its chain
+    lacks. Never its owner: a transfer may have moved it since.
+
+Each change is conditioned on the version read and bumps it. Running the same
+file again changes nothing. Invalid lines are reported with their line number
+and skipped.
 
 Progress goes to standard error: a bar on a terminal, plain lines otherwise.
 
-Exit codes: 0 every line imported or already there; 3 some lines were invalid
+Exit codes: 0 every line imported (or nothing to change); 3 some lines were invalid
 and skipped (the rest is imported); 1 storage failed (run it again: nothing
 is lost); 2 bad command line.`,
 		Example: `  transferctl --local import examples/purchases.jsonl
+  transferctl --local import --update examples/purchases.jsonl
   transferctl --stack transfers-prod import --publisher 123456789 purchases.jsonl`,
 		Args: args("FILE"),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -71,7 +82,7 @@ is lost); 2 bad command line.`,
 				return fmt.Errorf("publisher %d: %w (create it first: transferctl publisher create)", publisher, operator.ErrPublisherNotFound)
 			}
 			bar := newProgressBar(a.stderr, name)
-			report, err := operator.NewImporter(store.operator, operator.WithWorkers(workers), operator.WithProgress(bar.update)).
+			report, err := operator.NewImporter(store.operator, operator.WithWorkers(workers), operator.WithUpdate(update), operator.WithProgress(bar.update)).
 				Import(ctx, publisher, in, size)
 			bar.finish()
 			for _, bad := range report.Invalid {
@@ -91,9 +102,12 @@ is lost); 2 bad command line.`,
 			} else {
 				a.out("Imported %s into publisher %d in %.1fs: %d lines.", name, publisher, report.Elapsed.Seconds(), report.Lines)
 				a.out("  customers: %d created, %d already there", report.CustomersCreated, report.CustomersExisting)
-				a.out("  purchases: %d created, %d already there (left as they are)", report.PurchasesCreated, report.PurchasesExisting)
-				if n := len(report.Invalid); n > 0 {
-					a.out("  invalid lines skipped: %d (listed on standard error)", n)
+				a.out("  purchases: %d created, %d updated, %d assigned an owner, %d unchanged",
+					report.PurchasesCreated, report.PurchasesUpdated, report.PurchasesAssigned, report.PurchasesUnchanged)
+				if report.Skipped > 0 {
+					a.out("  skipped: %d line(s) (listed on standard error)", report.Skipped)
+				} else {
+					a.out("  skipped: 0 lines")
 				}
 			}
 			if n := len(report.Invalid); n > 0 {
@@ -104,6 +118,7 @@ is lost); 2 bad command line.`,
 	}
 	a.publisherFlag(cmd, &publisherFlag)
 	cmd.Flags().IntVar(&workers, "workers", 8, "chunks of 100 lines stored concurrently")
+	cmd.Flags().BoolVar(&update, "update", false, "bring stored purchases up to date from their lines (never their owner)")
 	return cmd
 }
 

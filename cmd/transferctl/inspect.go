@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -108,7 +109,63 @@ func newPurchaseCommand(a *app) *cobra.Command {
 		},
 	}
 	a.publisherFlag(show, &publisherFlag)
-	return group("purchase", "Inspect purchases", show)
+	return group("purchase", "Inspect purchases; give an unowned purchase its first owner", show, a.purchaseAssignCommand())
+}
+
+func (a *app) purchaseAssignCommand() *cobra.Command {
+	var (
+		publisherFlag int64
+		tx            string
+		customer      int64
+	)
+	cmd := &cobra.Command{
+		Use:   "assign --transaction-id TX --customer CLEENG_CUSTOMER_ID [--publisher ID]",
+		Short: "Give an unowned purchase (known from Apple, claimed by nobody) its first owner",
+		Long: `Give an unowned purchase its first owner. A purchase the service learnt of from
+an Apple notification, for a chain it did not know, has no owner: no transfer
+can take it (TRANSACTION_ID_NOT_FOUND) until it is assigned.
+
+--transaction-id may be any transactionId of the chain. The customer must
+exist (import it: a customer line). A purchase owned by someone already is
+refused: assign never changes an owner (a transfer does, with its history).
+Assigning a purchase to the customer who owns it changes nothing.`,
+		Example: `  transferctl --local purchase assign --publisher 555000001 --transaction-id 3100000000000012 --customer 910000003`,
+		Args:    args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !transfer.ValidTransactionID(tx) {
+				return usage("--transaction-id is required: 1-128 characters of [A-Za-z0-9._-]")
+			}
+			if customer <= 0 {
+				return usage("--customer is required: a positive cleengCustomerId")
+			}
+			ctx := cmd.Context()
+			store, p, err := a.storeFor(ctx, publisherFlag)
+			if err != nil {
+				return err
+			}
+			got, err := operator.Assign(ctx, store.operator, p, tx, transfer.CustomerID(customer))
+			if err != nil {
+				return err
+			}
+			if a.jsonOutput {
+				return a.printJSON(struct {
+					purchaseView
+					Assigned bool `json:"assigned"`
+				}{viewPurchase(got.Purchase, time.Now()), !got.Unchanged})
+			}
+			if got.Unchanged {
+				a.out("Purchase %s is owned by customer %d already: nothing changed.", got.Purchase.OriginalTransactionID, customer)
+			} else {
+				a.out("Purchase %s now belongs to customer %d (version %d).", got.Purchase.OriginalTransactionID, customer, got.Purchase.Version)
+			}
+			return nil
+		},
+	}
+	a.publisherFlag(cmd, &publisherFlag)
+	f := cmd.Flags()
+	f.StringVar(&tx, "transaction-id", "", "any `TRANSACTION_ID` of the purchase's chain (required)")
+	f.Int64Var(&customer, "customer", 0, "the owner's `CLEENG_CUSTOMER_ID` (required)")
+	return cmd
 }
 
 func (a *app) printPurchase(v purchaseView) {
@@ -116,7 +173,11 @@ func (a *app) printPurchase(v purchaseView) {
 	fmt.Fprintf(t, "Purchase (originalTransactionId)\t%s\n", v.OriginalTransactionID)
 	fmt.Fprintf(t, "Publisher\t%d\n", v.PublisherID)
 	fmt.Fprintf(t, "Transaction ids\t%s\n", strings.Join(v.TransactionIDs, ", "))
-	fmt.Fprintf(t, "Owner (cleengCustomerId)\t%d\n", v.Owner)
+	if v.Owner == 0 {
+		fmt.Fprintf(t, "Owner (cleengCustomerId)\tnone (unowned: transferctl purchase assign)\n")
+	} else {
+		fmt.Fprintf(t, "Owner (cleengCustomerId)\t%d\n", v.Owner)
+	}
 	fmt.Fprintf(t, "Offer\t%s\n", v.OfferID)
 	fmt.Fprintf(t, "Product\t%s\n", dash(v.ProductID))
 	fmt.Fprintf(t, "Kind\t%s\n", v.Kind)
@@ -126,7 +187,7 @@ func (a *app) printPurchase(v purchaseView) {
 	}
 	fmt.Fprintf(t, "State\t%s (%s)\n", v.State, active)
 	fmt.Fprintf(t, "Expires\t%s\n", whenPtr(v.ExpiresAt))
-	fmt.Fprintf(t, "Version\t%d (ownership changes)\n", v.Version)
+	fmt.Fprintf(t, "Version\t%d (bumped by every change)\n", v.Version)
 	_ = t.Flush()
 }
 

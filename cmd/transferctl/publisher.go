@@ -16,11 +16,12 @@ import (
 const defaultTokenGrace = 24 * time.Hour
 
 func newPublisherCommand(a *app) *cobra.Command {
-	return group("publisher", "Create, list, show and configure publishers; manage their tokens",
+	return group("publisher", "Create, list, show and configure publishers and their Apple apps; manage their tokens",
 		a.publisherCreateCommand(),
 		a.publisherListCommand(),
 		a.publisherShowCommand(),
 		a.publisherSetCommand(),
+		a.publisherAppleCommand(),
 		group("token", "Add, rotate and revoke a publisher's tokens",
 			a.tokenAddCommand(),
 			a.tokenRotateCommand(),
@@ -164,6 +165,8 @@ func (a *app) publisherShowCommand() *cobra.Command {
 			fmt.Fprintf(t, "Name\t%s\n", p.Name)
 			fmt.Fprintf(t, "StoreKit 2 active\t%s\n", yesNo(p.StoreKit2Active))
 			fmt.Fprintf(t, "Migration in progress\t%s\n", yesNo(p.MigrationInProgress))
+			fmt.Fprintf(t, "Require signed transaction\t%s\n", yesNo(p.RequireSignedTransaction))
+			fmt.Fprintf(t, "Apple app\t%s\n", appleSummary(p.Apple))
 			fmt.Fprintf(t, "Created\t%s\n", when(p.CreatedAt))
 			if err := t.Flush(); err != nil {
 				return err

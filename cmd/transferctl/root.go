@@ -37,9 +37,10 @@ func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "transferctl",
 		Short: "Operate the purchase transfer service",
-		Long: `transferctl manages what the purchase transfer service knows: publishers and
-their tokens, customers and purchases (bulk import), webhook endpoints, and
-the dead-letter queues; and it shows purchases and synchronizations.
+		Long: `transferctl manages what the purchase transfer service knows: publishers,
+their tokens and Apple apps, customers and purchases (bulk import, first
+owners of unowned purchases), webhook endpoints, and the dead-letter queues;
+and it shows purchases and synchronizations.
 
 Where the service is:
   --local[=FILE]   the stack of ` + "`make run`" + ` (reads .local/run.env)

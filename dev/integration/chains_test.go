@@ -210,7 +210,7 @@ func TestOldStyleMappingStillResolves(t *testing.T) {
 	// Re-importing the purchase finds it there; claiming its
 	// originalTransactionId for another chain is refused.
 	rep := e.importLines(pub, purchaseLine(a, otx, old.TransactionIDs[0]), purchaseLine(a, newTxID(), otx))
-	if rep.PurchasesExisting != 1 || rep.PurchasesCreated != 0 || len(rep.Invalid) != 1 || rep.Invalid[0].Line != 2 {
+	if rep.PurchasesUnchanged != 1 || rep.PurchasesCreated != 0 || len(rep.Invalid) != 1 || rep.Invalid[0].Line != 2 {
 		t.Fatalf("re-import: %+v", rep)
 	}
 

@@ -129,13 +129,20 @@ func (s *OperatorStore) Publishers(ctx context.Context) ([]operator.PublisherInf
 }
 
 func (i publisherItem) info() operator.PublisherInfo {
-	return operator.PublisherInfo{
-		ID:                  transfer.PublisherID(i.PublisherID),
-		Name:                i.Name,
-		StoreKit2Active:     i.StoreKit2Active,
-		MigrationInProgress: i.MigrationInProgress,
-		CreatedAt:           i.CreatedAt,
+	p := i.publisher()
+	info := operator.PublisherInfo{
+		ID:                       p.ID,
+		Name:                     p.Name,
+		StoreKit2Active:          p.StoreKit2Active,
+		MigrationInProgress:      p.MigrationInProgress,
+		RequireSignedTransaction: p.RequireSignedTransaction,
+		CreatedAt:                i.CreatedAt,
 	}
+	if p.Apple != nil {
+		app := operator.AppleInfo(*p.Apple)
+		info.Apple = &app
+	}
+	return info
 }
 
 // Tokens lists a publisher's tokens (their hashes and state, never a token).

@@ -30,6 +30,12 @@ type Entry struct {
 type Outcome struct {
 	CustomerCreated bool
 	PurchaseCreated bool
+	// PurchaseAssigned: the purchase was stored without an owner and now has
+	// the line's customer (Reconcile).
+	PurchaseAssigned bool
+	// PurchaseUpdated: with update, the stored purchase was brought up to
+	// date from the line (Reconcile).
+	PurchaseUpdated bool
 	// Refused explains why a purchase was not stored although its line was
 	// valid on its own (a transactionId already names another purchase).
 	Refused string
@@ -37,10 +43,12 @@ type Outcome struct {
 
 // ImportStore stores import entries.
 type ImportStore interface {
-	// InsertMissing stores the customers and purchases of entries that do not
-	// exist yet and leaves existing ones exactly as they are, returning one
-	// outcome per entry. Entries of one call name distinct purchases.
-	InsertMissing(ctx context.Context, p transfer.PublisherID, entries []Entry) ([]Outcome, error)
+	// ImportChunk stores the customers and purchases of entries that do not
+	// exist yet, returning one outcome per entry. A purchase that exists is
+	// changed only as Reconcile decides (update says whether the import runs
+	// with --update), each change conditioned on the version read. Entries
+	// of one call name distinct purchases.
+	ImportChunk(ctx context.Context, p transfer.PublisherID, entries []Entry, update bool) ([]Outcome, error)
 }
 
 // LineError is an input line that was skipped.
@@ -51,13 +59,20 @@ type LineError struct {
 
 // Report is the result of an import.
 type Report struct {
-	Lines             int           `json:"lines"`
-	CustomersCreated  int           `json:"customersCreated"`
-	CustomersExisting int           `json:"customersExisting"`
-	PurchasesCreated  int           `json:"purchasesCreated"`
-	PurchasesExisting int           `json:"purchasesExisting"`
-	Invalid           []LineError   `json:"invalid"`
-	Elapsed           time.Duration `json:"-"`
+	Lines             int `json:"lines"`
+	CustomersCreated  int `json:"customersCreated"`
+	CustomersExisting int `json:"customersExisting"`
+	PurchasesCreated  int `json:"purchasesCreated"`
+	// PurchasesUpdated (with update) and PurchasesAssigned count stored
+	// purchases a line changed; one line may do both, and counts in both.
+	PurchasesUpdated  int `json:"purchasesUpdated"`
+	PurchasesAssigned int `json:"purchasesAssigned"`
+	// PurchasesUnchanged were stored and left exactly as they are.
+	PurchasesUnchanged int `json:"purchasesUnchanged"`
+	// Skipped is the number of lines not imported, each listed in Invalid.
+	Skipped int           `json:"skipped"`
+	Invalid []LineError   `json:"invalid"`
+	Elapsed time.Duration `json:"-"`
 }
 
 // Progress is reported while an import runs.
@@ -71,16 +86,20 @@ type Progress struct {
 
 // Importer loads customers and purchases from JSON Lines.
 //
-// The rule that makes an import safe to run again: it only ever creates.
-// A customer or purchase that is stored already is left exactly as it is,
-// even when the line says otherwise, because since it was first imported a
-// transfer may have moved the purchase (owner, version, history) or set the
-// customer's latest activity. A line whose purchase exists counts as
-// "existing"; re-running a file creates nothing new.
+// The rule that makes an import safe to run again: it creates what is
+// missing, and what is stored it changes only as Reconcile decides. By
+// default that is nothing, except giving an unowned purchase (known from
+// Apple, claimed by nobody) the line's customer as its owner; with update,
+// also bringing a purchase's Apple-side fields and transactionIds up to
+// date. An owner is never changed and a customer never rewritten, because
+// since it was first imported a transfer may have moved the purchase
+// (owner, version, history) or set the customer's latest activity.
+// Re-running a file creates and changes nothing.
 type Importer struct {
 	store    ImportStore
 	workers  int
 	chunk    int
+	update   bool
 	progress func(Progress)
 }
 
@@ -95,6 +114,10 @@ func WithWorkers(n int) ImportOption {
 		}
 	}
 }
+
+// WithUpdate makes the import bring purchases that are stored already up to
+// date from their lines (Reconcile).
+func WithUpdate(update bool) ImportOption { return func(im *Importer) { im.update = update } }
 
 // WithProgress receives progress after each stored chunk, from one goroutine.
 func WithProgress(f func(Progress)) ImportOption { return func(im *Importer) { im.progress = f } }
@@ -153,7 +176,7 @@ func (im *Importer) Import(ctx context.Context, p transfer.PublisherID, r io.Rea
 	for range im.workers {
 		workers.Go(func() {
 			for c := range chunks {
-				out, err := im.store.InsertMissing(ctx, p, c.entries)
+				out, err := im.store.ImportChunk(ctx, p, c.entries, im.update)
 				results <- chunkResult{chunk: c, outcomes: out, err: err}
 			}
 		})
@@ -187,8 +210,15 @@ func (im *Importer) Import(ctx context.Context, p transfer.PublisherID, r io.Rea
 				report.Invalid = append(report.Invalid, LineError{Line: e.Line, Reason: o.Refused})
 			case o.PurchaseCreated:
 				report.PurchasesCreated++
+			case o.PurchaseAssigned || o.PurchaseUpdated:
+				if o.PurchaseAssigned {
+					report.PurchasesAssigned++
+				}
+				if o.PurchaseUpdated {
+					report.PurchasesUpdated++
+				}
 			default:
-				report.PurchasesExisting++
+				report.PurchasesUnchanged++
 			}
 		}
 		done.Lines += res.chunk.lines
@@ -200,6 +230,7 @@ func (im *Importer) Import(ctx context.Context, p transfer.PublisherID, r io.Rea
 	<-readDone
 	report.Lines = done.Lines
 	report.Invalid = sortedByLine(append(report.Invalid, invalid...))
+	report.Skipped = len(report.Invalid)
 	report.Elapsed = time.Since(started)
 	if storeErr != nil {
 		return report, fmt.Errorf("store: %w (nothing is lost: run the import again)", storeErr)

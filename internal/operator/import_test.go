@@ -68,7 +68,7 @@ func newMemoryStore() *memoryStore {
 	return &memoryStore{customers: map[transfer.CustomerID]bool{}, purchases: map[string]transfer.Purchase{}}
 }
 
-func (m *memoryStore) InsertMissing(_ context.Context, _ transfer.PublisherID, entries []Entry) ([]Outcome, error) {
+func (m *memoryStore) ImportChunk(_ context.Context, _ transfer.PublisherID, entries []Entry, update bool) ([]Outcome, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls++
@@ -81,11 +81,19 @@ func (m *memoryStore) InsertMissing(_ context.Context, _ transfer.PublisherID, e
 			m.customers[e.Customer] = true
 			out[i].CustomerCreated = true
 		}
-		if e.Purchase != nil {
-			if _, ok := m.purchases[e.Purchase.OriginalTransactionID]; !ok {
-				m.purchases[e.Purchase.OriginalTransactionID] = *e.Purchase
-				out[i].PurchaseCreated = true
-			}
+		if e.Purchase == nil {
+			continue
+		}
+		cur, ok := m.purchases[e.Purchase.OriginalTransactionID]
+		if !ok {
+			m.purchases[e.Purchase.OriginalTransactionID] = *e.Purchase
+			out[i].PurchaseCreated = true
+			continue
+		}
+		if rec := Reconcile(cur, *e.Purchase, update); rec.Changed() {
+			rec.Next.Version++
+			m.purchases[e.Purchase.OriginalTransactionID] = rec.Next
+			out[i].PurchaseAssigned, out[i].PurchaseUpdated = rec.Assign, rec.Update
 		}
 	}
 	return out, nil
@@ -127,7 +135,7 @@ func TestImportAppliesTheRulesThatSpanLines(t *testing.T) {
 		t.Errorf("last progress %+v", last)
 	}
 	again, err := NewImporter(store).Import(context.Background(), 1, strings.NewReader(input), 0)
-	if err != nil || again.PurchasesCreated != 0 || again.PurchasesExisting != 2 || again.CustomersExisting != 2 {
+	if err != nil || again.PurchasesCreated != 0 || again.PurchasesUnchanged != 2 || again.CustomersExisting != 2 {
 		t.Errorf("re-import: %+v %v", again, err)
 	}
 }

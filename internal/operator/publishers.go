@@ -3,7 +3,9 @@
 // (cmd/transferctl) and the demo seed of `make run` both go through it, so
 // that the rules live in one place: a token is shown once and only its hash
 // is stored; a rotated-out token keeps working for a grace period; an import
-// creates what is missing and never touches what exists.
+// creates what is missing and never changes an owner; an unowned purchase
+// gets its first owner only from an operator; a publisher's Apple app is
+// valid before it is stored.
 package operator
 
 import (
@@ -35,7 +37,11 @@ type PublisherInfo struct {
 	Name                string               `json:"name"`
 	StoreKit2Active     bool                 `json:"storeKit2Active"`
 	MigrationInProgress bool                 `json:"migrationInProgress"`
-	CreatedAt           time.Time            `json:"createdAt"`
+	// RequireSignedTransaction and Apple are set by `publisher apple set`.
+	RequireSignedTransaction bool `json:"requireSignedTransaction"`
+	// Apple is nil (null) until the publisher's app is configured.
+	Apple     *AppleAppInfo `json:"apple"`
+	CreatedAt time.Time     `json:"createdAt"`
 }
 
 // TokenInfo is a stored publisher token: its hash and state, never the token.
