@@ -17,6 +17,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/appstore"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -322,6 +323,18 @@ func TestAppleUnknownChainIsUnowned(t *testing.T) {
 	}
 	if got := a.purchase(a.pub, otx); got.Owned() || len(a.history(a.pub, otx)) != 0 {
 		t.Errorf("a transfer took an unowned purchase: %+v", got)
+	}
+
+	// An operator gives it its first owner; from then on it transfers.
+	if _, err := operator.Assign(context.Background(), a.svc.Stores.Operator, a.pub.id, tx, a.owners[0]); err != nil {
+		t.Fatal(err)
+	}
+	r := a.transfer(tokenHeader(a.pub), transferBody(a.owners[1], tx))
+	if done := a.waitFinalized(tokenHeader(a.pub), r.str("synchronizationId")); done.str("result") != string(transfer.ResultTransferred) {
+		t.Errorf("transfer after the assignment: %s", done.raw)
+	}
+	if h := a.history(a.pub, otx); len(h) != 1 || h[0].From != int64(a.owners[0]) {
+		t.Errorf("history %+v: want the transfer alone (an assignment is no transfer)", h)
 	}
 }
 
