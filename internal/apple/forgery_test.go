@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 )
 
 // TestForgeriesRefused: every way of making a token that is not Apple's, or not intact, must be

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/dev/fixture"
 	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 )
 
 // fixtures are Apple-shaped decoded payloads from testdata, decoded strictly so that a key the

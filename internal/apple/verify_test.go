@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 )
 
 // signFixtureNotification signs the testdata transaction and renewal as Apple would (the raw

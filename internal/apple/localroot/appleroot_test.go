@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 )
 
 func newAuthority(t *testing.T, opts ...localroot.Option) *localroot.Authority {
