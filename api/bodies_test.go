@@ -79,7 +79,9 @@ func TestTransferRequestBodies(t *testing.T) {
 	tx := func(v string) string { return `{"cleengCustomerId":42,"transactionId":` + v + `}` }
 	ip := func(v string) string { return `{"cleengCustomerId":42,"transactionId":"tx-1","ipAddress":` + v + `}` }
 	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
-	stx := func(v string) string { return `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":` + v + `}` }
+	stx := func(v string) string {
+		return `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":` + v + `}`
+	}
 
 	tests := []struct {
 		name   string
