@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
+	"github.com/acme/purchase-transfer/internal/appstore"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -119,5 +123,63 @@ func TestSignedTransactionRequired(t *testing.T) {
 	done = e.waitFinalized(tokenHeader(pub), r.str("synchronizationId"))
 	if got := done.str("result"); got != string(transfer.ResultTransferred) {
 		t.Errorf("result = %s, want %s: %s", got, transfer.ResultTransferred, done.raw)
+	}
+}
+
+// TestSignedTransactionOfAnUnownedPurchase: Apple's notification of a chain
+// the service does not know creates it unowned (docs/contract.md §6); a
+// customer holding its signed transaction passes AUTH0004, but no transfer
+// can take an unowned purchase: TRANSACTION_ID_NOT_FOUND, until an operator
+// gives it an owner.
+func TestSignedTransactionOfAnUnownedPurchase(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pub := e.seedSigningPublisher()
+	cs := e.seedCustomers(pub, 1)
+	h, err := e.svc.AppleNotificationHandler(appstore.WithClock(time.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appleSrv := httptest.NewServer(h)
+	t.Cleanup(appleSrv.Close)
+
+	otx, txID := newTxID(), newTxID()
+	now := time.Now()
+	jws, err := localroot.SignNotification(appleRoot, apple.NotificationPayload{
+		NotificationType: apple.TypeSubscribed, Subtype: apple.SubtypeInitialBuy,
+		NotificationUUID: "uuid-" + newTxID(), Version: "2.0", SignedDate: now.UnixMilli(),
+		Data: &apple.NotificationData{AppAppleID: 1234567890, BundleID: signedBundle, Environment: apple.EnvironmentProduction, Status: apple.StatusActive},
+	}, &apple.TransactionInfo{
+		TransactionID: txID, OriginalTransactionID: otx, BundleID: signedBundle, ProductID: "com.example.premium.monthly",
+		Type: apple.ProductAutoRenewable, PurchaseDate: now.UnixMilli(), ExpiresDate: now.Add(time.Hour).UnixMilli(),
+		SignedDate: now.UnixMilli(), Environment: apple.EnvironmentProduction,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(localroot.SignedPayload{SignedPayload: jws})
+	path := fmt.Sprintf("/apple/notifications/%d", pub.id)
+	for _, want := range []appstore.Outcome{appstore.OutcomeCreated, appstore.OutcomeDuplicate} {
+		r := testkit.Do(t, appleSrv.URL, http.MethodPost, path, map[string]string{"Content-Type": "application/json"}, string(body))
+		if r.Status != http.StatusOK || r.Body["outcome"] != string(want) {
+			t.Fatalf("notification: %d %s, want 200 %s", r.Status, r.Raw, want)
+		}
+	}
+	if owner := e.purchase(pub, otx).Owner; owner != 0 {
+		t.Fatalf("Apple's notification gave the purchase an owner: %d", owner)
+	}
+
+	e.startProcessor()
+	jwt := jwtHeader(e.jwt(pub, cs[0]))
+	r := e.transfer(jwt, signedBody(cs[0], txID, signedTx(t, signedBundle, txID, otx)))
+	if r.status != http.StatusAccepted {
+		t.Fatalf("transfer with the signed transaction: %d %s", r.status, r.raw)
+	}
+	done := e.waitFinalized(jwt, r.str("synchronizationId"))
+	if got := done.str("result"); got != string(transfer.ResultNotFound) {
+		t.Errorf("result = %s, want %s (an unowned purchase): %s", got, transfer.ResultNotFound, done.raw)
+	}
+	if owner := e.purchase(pub, otx).Owner; owner != 0 {
+		t.Errorf("a transfer took an unowned purchase: owner %d", owner)
 	}
 }
