@@ -136,7 +136,7 @@ func TestSignedTransactionOfAnUnownedPurchase(t *testing.T) {
 	e := newEnv(t)
 	pub := e.seedSigningPublisher()
 	cs := e.seedCustomers(pub, 1)
-	h, err := e.svc.AppleNotificationHandler(appstore.WithClock(time.Now))
+	h, err := e.svc.AppleNotificationHandler()
 	if err != nil {
 		t.Fatal(err)
 	}
