@@ -73,6 +73,7 @@ default configuration (environment, profiles, SSO).`,
 		newWebhookCommand(a),
 		newDLQCommand(a),
 		newTokenCommand(a),
+		newAppleCommand(a),
 	)
 	return root
 }

@@ -31,17 +31,17 @@ func (s *Service) AppleVerifier() (*apple.Verifier, error) {
 }
 
 // AppleReceiver is the Apple notifications use case.
-func (s *Service) AppleReceiver(opts ...appstore.Option) (*appstore.Receiver, error) {
+func (s *Service) AppleReceiver() (*appstore.Receiver, error) {
 	v, err := s.AppleVerifier()
 	if err != nil {
 		return nil, err
 	}
-	return appstore.NewReceiver(v, s.Directory, dynamo.NewNotificationStore(s.Stores.Table, s.Config.Apple.Retention), opts...), nil
+	return appstore.NewReceiver(v, s.Directory, dynamo.NewNotificationStore(s.Stores.Table, s.Config.Apple.Retention)), nil
 }
 
 // AppleNotificationHandler serves POST /apple/notifications/{publisherId}.
-func (s *Service) AppleNotificationHandler(opts ...appstore.Option) (http.Handler, error) {
-	r, err := s.AppleReceiver(opts...)
+func (s *Service) AppleNotificationHandler() (http.Handler, error) {
+	r, err := s.AppleReceiver()
 	if err != nil {
 		return nil, err
 	}

@@ -24,12 +24,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/acme/purchase-transfer/dev/lambdarie"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/testkit"
+	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/transfer"
@@ -43,9 +47,10 @@ var (
 
 // functions are the template's functions under test and their folders.
 var functions = map[string]string{
-	"TransferFunction":  "transfer",
-	"StatusFunction":    "status",
-	"ProcessorFunction": "processor",
+	"TransferFunction":           "transfer",
+	"StatusFunction":             "status",
+	"ProcessorFunction":          "processor",
+	"AppleNotificationsFunction": "applenotifications",
 }
 
 func TestMain(m *testing.M) {
@@ -124,7 +129,8 @@ func newDeployment(tb testing.TB, basePath string) *deployment {
 		jwtSecret: []byte(rand.Text()),
 		publisher: transfer.PublisherID(randomID()),
 	}
-	if err := d.store.PutPublisher(ctx, transfer.Publisher{ID: d.publisher, Name: "rie", StoreKit2Active: true}); err != nil {
+	app := &transfer.AppleApp{BundleID: "com.example.rie", AppAppleID: 1234567890, Environments: []string{transfer.EnvironmentProduction, transfer.EnvironmentSandbox}}
+	if err := d.store.PutPublisher(ctx, transfer.Publisher{ID: d.publisher, Name: "rie", StoreKit2Active: true, Apple: app}); err != nil {
 		tb.Fatal(err)
 	}
 	token, hash := auth.NewPublisherToken(d.publisher)
@@ -165,7 +171,7 @@ func (d *deployment) jwt(c transfer.CustomerID) string {
 
 // functionSet is the three functions of one deployment, each under its own RIE.
 type functionSet struct {
-	transfer, status, processor *lambdarie.Function
+	transfer, status, processor, apple *lambdarie.Function
 	// firstResponse is each function's init-to-first-response, by name.
 	mu            sync.Mutex
 	firstResponse map[string]time.Duration
@@ -186,9 +192,10 @@ func (d *deployment) start() *functionSet {
 	}
 	api := map[string]string{"BASE_PATH": d.basePath, "JWT_HS256_SECRET": string(d.jwtSecret)}
 	overrides := map[string]map[string]string{
-		"TransferFunction":  merge(declaredByAll, api, map[string]string{"TRANSFER_QUEUE_URL": d.res.TransferQueueURL()}),
-		"StatusFunction":    merge(declaredByAll, api),
-		"ProcessorFunction": declaredByAll,
+		"TransferFunction":           merge(declaredByAll, api, map[string]string{"TRANSFER_QUEUE_URL": d.res.TransferQueueURL()}),
+		"StatusFunction":             merge(declaredByAll, api),
+		"ProcessorFunction":          declaredByAll,
+		"AppleNotificationsFunction": merge(declaredByAll, map[string]string{"BASE_PATH": d.basePath}),
 	}
 	set := &functionSet{firstResponse: map[string]time.Duration{}}
 	started := map[string]*lambdarie.Function{}
@@ -225,6 +232,7 @@ func (d *deployment) start() *functionSet {
 		})
 	}
 	set.transfer, set.status, set.processor = started["TransferFunction"], started["StatusFunction"], started["ProcessorFunction"]
+	set.apple = started["AppleNotificationsFunction"]
 	return set
 }
 
@@ -552,6 +560,57 @@ func TestRefusalsUnderLambda(t *testing.T) {
 		}
 		if ct := c.got.header("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("%s: Content-Type %q", c.name, ct)
+		}
+	}
+}
+
+// The Apple notifications bootstrap answers through API Gateway's format,
+// and trusts Apple's root alone: a notification correct in every way but
+// signed under a local test root is refused, and nothing is recorded.
+func TestAppleNotificationsUnderLambda(t *testing.T) {
+	d := newDeployment(t, "/storekit2")
+	fs := d.start()
+	root, err := localroot.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	signed, err := localroot.SignNotification(root, apple.NotificationPayload{
+		NotificationType: apple.TypeDidRenew, NotificationUUID: "rie-1", SignedDate: now.UnixMilli(),
+		Data: &apple.NotificationData{AppAppleID: 1234567890, BundleID: "com.example.rie", Environment: apple.EnvironmentSandbox},
+	}, &apple.TransactionInfo{TransactionID: "t-2", OriginalTransactionID: "t-1", BundleID: "com.example.rie", ProductID: "p",
+		SignedDate: now.UnixMilli(), Environment: apple.EnvironmentSandbox}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func(body string) lambdarie.HTTPRequest {
+		path := fmt.Sprintf("/apple/notifications/%d", d.publisher)
+		return lambdarie.HTTPRequest{Method: http.MethodPost, Path: d.basePath + path, Route: "/storekit2/apple/notifications/{publisherId}",
+			PathParameters: map[string]string{"publisherId": fmt.Sprint(d.publisher)}, Body: body,
+			Headers: map[string]string{"Content-Type": "application/json"}}
+	}
+	body, _ := json.Marshal(localroot.SignedPayload{SignedPayload: signed})
+	for _, c := range []struct {
+		name   string
+		body   string
+		status int
+		code   string
+	}{
+		{"not a JSON object", `[]`, http.StatusBadRequest, "APL0001"},
+		{"signed under a root that is not Apple's", string(body), http.StatusBadRequest, "APL0002"},
+	} {
+		got := fs.http(t, fs.apple, request(c.body))
+		if got.StatusCode != c.status || got.str("code") != c.code || got.str("requestId") == "" {
+			t.Errorf("%s: %d %v, want %d %s", c.name, got.StatusCode, got.body, c.status, c.code)
+		}
+	}
+	out, err := stack.Clients.DynamoDB.Scan(context.Background(), &dynamodb.ScanInput{TableName: &d.res.Table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range out.Items {
+		if sk, ok := item["sk"].(*dynamotypes.AttributeValueMemberS); ok && sk.Value == "NOTIFICATION" {
+			t.Errorf("a refused notification was recorded: %v", item)
 		}
 	}
 }

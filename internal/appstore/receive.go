@@ -19,8 +19,9 @@ import (
 
 // staleRetries bounds how often one notification re-reads its purchase after
 // a concurrent change (a transfer, another notification) before giving up;
-// Apple then retries the delivery.
-const staleRetries = 4
+// Apple then retries the delivery. Every round lets one writer win, so this
+// covers a burst of that many writers on one purchase.
+const staleRetries = 10
 
 // DefaultRetention is how long a notification record is kept: longer than
 // Apple's retry window (three days) and than its notification history (180
@@ -110,19 +111,9 @@ type Receiver struct {
 	now       func() time.Time
 }
 
-// Option configures a Receiver.
-type Option func(*Receiver)
-
-// WithClock replaces time.Now (tests).
-func WithClock(now func() time.Time) Option { return func(r *Receiver) { r.now = now } }
-
 // NewReceiver wires the rules to their ports.
-func NewReceiver(v Verifier, d Directory, s Store, opts ...Option) *Receiver {
-	r := &Receiver{verifier: v, directory: d, store: s, now: time.Now}
-	for _, opt := range opts {
-		opt(r)
-	}
-	return r
+func NewReceiver(v Verifier, d Directory, s Store) *Receiver {
+	return &Receiver{verifier: v, directory: d, store: s, now: time.Now}
 }
 
 // Receive verifies, records and applies one signedPayload for a publisher.

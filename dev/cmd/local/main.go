@@ -94,6 +94,10 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 
 	jwtSecret := rand.Text() + rand.Text()
 	webhookCfg, sealingKey := localWebhookConfig(res)
+	appleRoot, err := newAppleRoot(stateDir)
+	if err != nil {
+		return err
+	}
 	cfg := inprocess.Config{
 		TableName:        res.Table,
 		TransferQueueURL: res.TransferQueueURL(),
@@ -105,6 +109,7 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		SweepGrace:       transfer.DefaultSweepGrace,
 		WebhookQueueURL:  res.QueueURLs[webhookQueueID],
 		Webhook:          webhookCfg,
+		Apple:            inprocess.AppleConfig{Roots: appleRoot.authority.Pool()},
 	}
 	svc := inprocess.New(cfg, stack.Clients)
 	seeded, err := demoseed.Seed(ctx, svc.Stores.Operator, time.Now())
@@ -112,7 +117,14 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		return err
 	}
 
-	srv := &http.Server{Handler: svc.Handler(svc.Queue(stack.Clients)), ReadHeaderTimeout: 5 * time.Second}
+	appleHandler, err := svc.AppleNotificationHandler()
+	if err != nil {
+		return err
+	}
+	routes := http.NewServeMux()
+	routes.Handle("/", svc.Handler(svc.Queue(stack.Clients)))
+	routes.Handle("/apple/notifications/", appleHandler)
+	srv := &http.Server{Handler: routes, ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -129,11 +141,12 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 
 	apiURL := "http://" + ln.Addr().String()
 	envFile := filepath.Join(stateDir, "run.env")
-	if err := runenv.Write(envFile, hooks.with(runEnv(apiURL, jwtSecret, seeded, stack, res))); err != nil {
+	if err := runenv.Write(envFile, appleRoot.with(hooks.with(runEnv(apiURL, jwtSecret, seeded, stack, res)), apiURL)); err != nil {
 		return err
 	}
 	printWalkthrough(apiURL, envFile, time.Since(started))
 	fmt.Print(hooks.walkthrough(envFile))
+	fmt.Print(appleWalkthrough)
 
 	select {
 	case <-ctx.Done():
