@@ -27,7 +27,7 @@ type SignedTransactionVerifier interface {
 var ErrSignedTransactionOtherApp = errors.New("signed transaction is for another app")
 
 // WithSignedTransactionVerifier lets an Acceptor check the signedTransactionInfo
-// of publishers that require one (docs/contract.md §1.6, AUTH0004). Without
+// of publishers that require one (docs/contract.md §1.6–§1.7, AUTH0004). Without
 // it, such publishers' customer-JWT transfers are all refused: nothing could
 // verify them.
 func WithSignedTransactionVerifier(v SignedTransactionVerifier) Option {
@@ -45,7 +45,7 @@ const (
 	signedTxOtherChain = "names another purchase than transactionId"
 )
 
-// checkSignedTransaction is the AUTH0004 check of docs/contract.md §1.6: when
+// checkSignedTransaction is the AUTH0004 check of docs/contract.md §1.6 row 5, §1.7: when
 // the publisher requires it, a customer-JWT transfer must carry a signed
 // transaction that verifies, is for the publisher's app, and names the
 // requested purchase. chain is the originalTransactionId the directory

@@ -60,7 +60,7 @@ type Request struct {
 	IPAddress     string
 	// SignedTransactionInfo is the StoreKit 2 signed transaction (a JWS) the
 	// customer's device holds, "" when absent: the proof of possession of
-	// docs/contract.md §1.6 (AUTH0004). It is checked, never stored.
+	// docs/contract.md §1.7 (AUTH0004). It is checked, never stored.
 	SignedTransactionInfo string
 }
 
