@@ -79,6 +79,9 @@ func TestTransferRequestBodies(t *testing.T) {
 	tx := func(v string) string { return `{"cleengCustomerId":42,"transactionId":` + v + `}` }
 	ip := func(v string) string { return `{"cleengCustomerId":42,"transactionId":"tx-1","ipAddress":` + v + `}` }
 	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+	stx := func(v string) string {
+		return `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":` + v + `}`
+	}
 
 	tests := []struct {
 		name   string
@@ -101,6 +104,10 @@ func TestTransferRequestBodies(t *testing.T) {
 		{"IPv4 255.255.255.255", ip(q("255.255.255.255")), true, ""},
 		{"a duplicate key: the last one counts", `{"cleengCustomerId":"x","cleengCustomerId":42,"transactionId":"tx-1"}`, true, ""},
 		{"exactly 16 KiB", pad(httpapi.MaxBodyBytes), true, ""},
+		{"signedTransactionInfo (ext)", stx(q("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")), true, ""},
+		{"signedTransactionInfo null is absent (ext)", stx("null"), true, ""},
+		{"signedTransactionInfo empty is absent (ext)", stx(`""`), true, ""},
+		{"signedTransactionInfo not verified with the body (ext)", stx(q("not a JWS")), true, ""},
 
 		{"one byte over 16 KiB", pad(httpapi.MaxBodyBytes + 1), false, ""},
 		{"empty", "", false, ""},
@@ -147,7 +154,10 @@ func TestTransferRequestBodies(t *testing.T) {
 		{"ipAddress with a zone", ip(q("1.2.3.4%eth0")), false, ""},
 		{"ipAddress with a space", ip(q("1.2.3.4 ")), false, ""},
 		{"ipAddress a number", ip("16909060"), false, ""},
-		{"every field wrong", `{"cleengCustomerId":0,"transactionId":"","ipAddress":"x"}`, false, ""},
+		{"signedTransactionInfo a number", stx("42"), false, ""},
+		{"signedTransactionInfo an object", stx(`{"jws":"a.b.c"}`), false, ""},
+		{"signedTransactionInfo an array", stx(`["a.b.c"]`), false, ""},
+		{"every field wrong", `{"cleengCustomerId":0,"transactionId":"","ipAddress":"x","signedTransactionInfo":false}`, false, ""},
 	}
 	custDesc, _ := s.at(pointer("components", "schemas", "TransferRequest", "properties", "cleengCustomerId", "description")).(string)
 	for _, tc := range tests {

@@ -27,6 +27,7 @@ type endpoint struct {
 var endpoints = []endpoint{
 	{"POST /purchases/transfers", transferOp, "httpapi.NewTransferHandler", buildTransfer},
 	{"GET /purchases/synchronizations/{synchronizationId}", statusOp, "httpapi.NewStatusHandler", buildStatus},
+	{"POST /apple/notifications/{publisherId}", appleOp, "httpapi.NewAppleNotificationHandler", buildApple},
 }
 
 func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
@@ -37,7 +38,7 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 	has := func(code transfer.Code) bool { return slices.Contains(faults, string(code)) }
 	known := []transfer.Code{
 		transfer.CodeInvalidHeaders, transfer.CodeUnauthenticated, transfer.CodeInvalidBody, transfer.CodeForbidden,
-		transfer.CodeIntegrationInactive, transfer.CodeMigrationInProgress, transfer.CodeUnknownCustomer,
+		transfer.CodeSignedTxRequired, transfer.CodeIntegrationInactive, transfer.CodeMigrationInProgress, transfer.CodeUnknownCustomer,
 		transfer.CodeTransactionLocked, transfer.CodePurchaseLocked, transfer.CodeCorrelationIDReused,
 		transfer.CodeInternal, transfer.CodeStorageFailure, transfer.CodeQueueFailure,
 	}
@@ -49,14 +50,18 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 	if has(transfer.CodeInvalidHeaders) {
 		h.Set("Content-Type", "text/plain")
 	}
-	if has(transfer.CodeForbidden) {
-		// A customer JWT transferring to another customer.
+	if has(transfer.CodeForbidden) || has(transfer.CodeSignedTxRequired) {
+		// A customer JWT: transferring to another customer (AUTH0003), or
+		// without the signed transaction its publisher requires (AUTH0004).
 		tok := customerJWT(t, customer)
 		if has(transfer.CodeUnauthenticated) {
 			tok += "x" // signature no longer matches
 		}
 		h.Set("Authorization", "Bearer "+tok)
-		target = other
+		if has(transfer.CodeForbidden) {
+			target = other
+		}
+		w.publisher.RequireSignedTransaction = has(transfer.CodeSignedTxRequired)
 	} else {
 		h.Set("X-Publisher-Token", publisherTk)
 		w.tokenInvalid = has(transfer.CodeUnauthenticated)
@@ -89,6 +94,39 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 	}
 	r.header = h
 	return w, r, true
+}
+
+// buildApple makes a notification that fails the checks of docs/contract.md §6
+// named in faults: each fault is made independently of the others, so that a
+// request failing several shows which check comes first.
+func buildApple(t *testing.T, faults []string) (*world, request, bool) {
+	w := newWorld()
+	signer := appleRoot
+	bundle := appBundleID
+	path := fmt.Sprintf("/apple/notifications/%d", publisher)
+	var body string
+	for _, f := range faults {
+		switch transfer.Code(f) {
+		case transfer.CodeAppleInvalidBody:
+			body = `{"signedPayload": 42}`
+		case transfer.CodeAppleUnverified:
+			signer = untrustedRoot(t) // Apple-shaped, but not under the trusted root
+		case transfer.CodeAppleUnknownPublisher:
+			path = fmt.Sprintf("/apple/notifications/%d", publisher+1)
+		case transfer.CodeAppleWrongApp:
+			bundle = "com.example.another-app"
+		case transfer.CodeInternal:
+			w.recordPanic = true
+		case transfer.CodeStorageFailure:
+			w.recordErrs = []error{errBoom}
+		default:
+			return nil, request{}, false
+		}
+	}
+	if body == "" {
+		body = notificationBody(t, signer, didRenew(bundle))
+	}
+	return w, request{method: http.MethodPost, target: path, body: body, header: hdr("Content-Type", "application/json")}, true
 }
 
 func buildStatus(t *testing.T, faults []string) (*world, request, bool) {
@@ -243,7 +281,7 @@ func TestErrorResponsesAreTheOnesServed(t *testing.T) {
 			t.Run(ep.name+"/"+code, func(t *testing.T) {
 				w, r, ok := ep.build(t, []string{code})
 				if !ok {
-					t.Fatalf("no scenario makes %s answer %s: teach build%s how", ep.name, code, map[bool]string{true: "Transfer", false: "Status"}[ep.op == transferOp])
+					t.Fatalf("no scenario makes %s answer %s: teach its build function (endpoints) how", ep.name, code)
 				}
 				s.checkError(t, ep, w, r, code, documented[code])
 			})

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
+	"github.com/acme/purchase-transfer/internal/appstore"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/httpapi"
 	"github.com/acme/purchase-transfer/internal/transfer"
@@ -25,13 +28,31 @@ const (
 	other     = transfer.CustomerID(43)
 )
 
+// The publisher's Apple app (docs/contract.md §6).
+const (
+	appBundleID   = "com.example.streaming"
+	appAppleID    = int64(1234567890)
+	appleTxID     = "2000000000000002"
+	appleOrigTxID = "2000000000000001"
+)
+
 var (
 	jwtSecret   = []byte("openapi-conformance-test-secret-0123456789")
 	publisherTk string
+	// appleRoot signs like Apple; the handlers' verifier trusts it, and only it.
+	appleRoot     *localroot.Authority
+	appleVerifier *apple.Verifier
 )
 
 func init() {
 	publisherTk, _ = auth.NewPublisherToken(publisher)
+	var err error
+	if appleRoot, err = localroot.New(); err != nil {
+		panic(err)
+	}
+	if appleVerifier, err = apple.NewVerifier(apple.WithRoots(appleRoot.Pool())); err != nil {
+		panic(err)
+	}
 }
 
 // world is what the ports answer.
@@ -46,10 +67,17 @@ type world struct {
 	stored       *transfer.Synchronization // what Get finds
 	getErr       error
 	getPanic     bool
+	// The Apple notifications store (appstore.Store).
+	purchase    *transfer.Purchase // what Purchase finds
+	recordErrs  []error            // what successive Records answer (nil when used up)
+	recordPanic bool
 }
 
 func newWorld() *world {
-	return &world{publisher: transfer.Publisher{ID: publisher, StoreKit2Active: true}}
+	return &world{publisher: transfer.Publisher{ID: publisher, StoreKit2Active: true, Apple: &transfer.AppleApp{
+		BundleID: appBundleID, AppAppleID: appAppleID, Environments: []string{transfer.EnvironmentProduction},
+		Offers: map[string]string{"com.example.premium.monthly": "S123456789_US"},
+	}}}
 }
 
 func (w *world) Lookup(_ context.Context, keys transfer.LookupKeys) (transfer.Lookup, error) {
@@ -90,12 +118,37 @@ func (w *world) Get(_ context.Context, p transfer.PublisherID, id string) (trans
 
 func (w *world) Enqueue(context.Context, transfer.Job) error { return w.queueErr }
 
+func (w *world) Purchase(context.Context, transfer.PublisherID, string) (*transfer.Purchase, error) {
+	if w.purchase == nil {
+		return nil, nil
+	}
+	p := *w.purchase
+	return &p, nil
+}
+
+func (w *world) Record(context.Context, appstore.Record, *appstore.Change) error {
+	if w.recordPanic {
+		panic("store exploded")
+	}
+	if len(w.recordErrs) == 0 {
+		return nil
+	}
+	err := w.recordErrs[0]
+	w.recordErrs = w.recordErrs[1:]
+	return err
+}
+
 var errBoom = errors.New("boom: an AWS error text that must not reach the client")
 
-// handler is the API as the local runner serves it (both routes).
+// handler is the API as the local runner serves it: the transfer and status
+// routes, and the Apple notifications route.
 func (w *world) handler(opts ...httpapi.Option) http.Handler {
-	acceptor := transfer.NewAcceptor(w, w, w, transfer.WithIDGenerator(func() string { return "GENERATEDID234567ABCDEFGHIJ" }))
-	return httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Secret: jwtSecret}), opts...)
+	acceptor := transfer.NewAcceptor(w, w, w, transfer.WithIDGenerator(func() string { return "GENERATEDID234567ABCDEFGHIJ" }),
+		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: appleVerifier}))
+	mux := http.NewServeMux()
+	mux.Handle("/", httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Secret: jwtSecret}), opts...))
+	mux.Handle("/apple/notifications/", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
+	return mux
 }
 
 // request is one HTTP request.

@@ -13,23 +13,27 @@ import (
 	"testing"
 )
 
-// The packages whose source says which error codes an endpoint can return.
+// The packages whose source says which error codes an endpoint can return
+// (appstore: the Apple notifications use case, docs/contract.md §6).
 const (
 	transferPkg = "transfer"
 	httpapiPkg  = "httpapi"
+	appstorePkg = "appstore"
 )
 
 var sourceDirs = map[string]string{
 	transferPkg: "../internal/transfer",
 	httpapiPkg:  "../internal/httpapi",
+	appstorePkg: "../internal/appstore",
 }
 
 const transferImport = "github.com/acme/purchase-transfer/internal/transfer"
 
-// source is the parsed non-test code of internal/transfer and internal/httpapi.
+// source is the parsed non-test code of internal/transfer, internal/httpapi
+// and internal/appstore.
 type source struct {
-	// consts maps a type of package transfer (Code, Result, Status) to its
-	// constants: name → value.
+	// consts maps a type of package transfer (Code, Result, Status) or
+	// appstore (Outcome) to its constants: name → value.
 	consts map[string]map[string]string
 	// funcs maps "pkg.Func" and "pkg.Recv.Method" to declarations.
 	funcs map[string]*ast.FuncDecl
@@ -97,7 +101,7 @@ func (src *source) addFile(pkg string, f *ast.File) {
 			src.pkgOf[d] = pkg
 			src.fileOf[d] = f
 		case *ast.GenDecl:
-			if d.Tok != token.CONST || pkg != transferPkg {
+			if d.Tok != token.CONST || pkg == httpapiPkg {
 				continue
 			}
 			var typ string
@@ -169,10 +173,11 @@ func (src *source) values(typ string) []string {
 // reachableCodes walks the code from a root function and returns every error
 // code (a constant of type transfer.Code) the walk meets, with the chain of
 // functions that leads to it. The walk over-approximates what can run:
-//   - a call or reference to a function of the two packages is followed;
-//   - x.M, where x is not a package, follows every method M of the two
+//   - a call or reference to a function of the three packages is followed;
+//   - x.M, where x is not a package, follows every method M of the three
 //     packages (interfaces are resolved by method name: the production
-//     implementations of Acceptor and StatusReader live in internal/transfer);
+//     implementations of Acceptor and StatusReader live in internal/transfer,
+//     that of NotificationReceiver in internal/appstore);
 //   - ServeHTTP is only followed from a composite literal of its type, so
 //     that one handler's code is not attributed to the other.
 //

@@ -214,6 +214,7 @@ func dig(v any, keys ...string) any {
 var (
 	transferOp = pointer("paths", "/purchases/transfers", "post")
 	statusOp   = pointer("paths", "/purchases/synchronizations/{synchronizationId}", "get")
+	appleOp    = pointer("paths", "/apple/notifications/{publisherId}", "post")
 )
 
 // responsePtr is the pointer of a response, its $ref followed.
@@ -327,6 +328,11 @@ func TestExtensionsAreMarked(t *testing.T) {
 		{pointer("components", "securitySchemes", "publisherToken", "description"), "Format (ext)"},
 		{pointer("components", "schemas", "InappPurchaseSyncResultData", "properties", "previousCleengCustomerId", "description"), "(ext)"},
 		{pointer("webhooks", "inappPurchaseSyncResult", "post", "description"), "**Signing (ext"},
+		{transferOp + "/description", "**Proof of possession (ext).**"},
+		{transferOp + "/description", "AUTH0004 (ext)"},
+		{pointer("components", "schemas", "TransferRequest", "properties", "signedTransactionInfo", "description"), "(ext)"},
+		{appleOp + "/summary", "(ext)"},
+		{appleOp + "/description", "(ext)"},
 	} {
 		text, _ := s.at(c.ptr).(string)
 		if !strings.Contains(text, c.mustMention) {

@@ -6,6 +6,7 @@
 package inprocess
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -103,9 +104,20 @@ func New(cfg Config, c Clients, opts ...dynamo.Option) *Service {
 	}
 }
 
-// Acceptor is the transfer use case, enqueueing to q.
+// Acceptor is the transfer use case, enqueueing to q. Devices' signed
+// transactions are verified under Config.Apple.Roots, like notifications.
 func (s *Service) Acceptor(q transfer.Queue, opts ...transfer.Option) *transfer.Acceptor {
-	return transfer.NewAcceptor(s.Directory, s.Stores.Accept, q, append([]transfer.Option{transfer.WithLockLease(s.Config.LockLease)}, opts...)...)
+	// NewVerifier fails only when the embedded Apple root does not parse
+	// (its fingerprint test rules that out); the Lambda would not start.
+	v, err := s.AppleVerifier()
+	if err != nil {
+		panic(fmt.Sprintf("inprocess: apple verifier: %v", err))
+	}
+	base := []transfer.Option{
+		transfer.WithLockLease(s.Config.LockLease),
+		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: v}),
+	}
+	return transfer.NewAcceptor(s.Directory, s.Stores.Accept, q, append(base, opts...)...)
 }
 
 // TransferHandler serves POST /purchases/transfers.

@@ -32,6 +32,8 @@ func TestEveryTransferError(t *testing.T) {
 	cs := e.seedCustomers(pub, 3)
 	inactiveCustomers := e.seedCustomers(inactive, 1)
 	migratingCustomers := e.seedCustomers(migrating, 1)
+	signing := e.seedSigningPublisher()
+	signingCustomers := e.seedCustomers(signing, 1)
 	chain := e.seedPurchase(pub, cs[0], transfer.StateActive, time.Now().Add(time.Hour), newTxID(), newTxID())
 	held := e.seedPurchase(pub, cs[0], transfer.StateActive, time.Now().Add(time.Hour))
 
@@ -68,6 +70,7 @@ func TestEveryTransferError(t *testing.T) {
 		{"expired JWT", map[string]string{"Authorization": "Bearer " + expiredJWT}, transferBody(cs[2], freshTx), 401, transfer.CodeUnauthenticated, ""},
 		{"body not JSON", tokenHeader(pub), `{"cleengCustomerId": 1,`, 400, transfer.CodeInvalidBody, "body"},
 		{"JWT for another customer", map[string]string{"Authorization": "Bearer " + e.jwt(pub, cs[2])}, transferBody(cs[1], freshTx), 403, transfer.CodeForbidden, "cleengCustomerId"},
+		{"JWT without the signed transaction its publisher requires", map[string]string{"Authorization": "Bearer " + e.jwt(signing, signingCustomers[0])}, transferBody(signingCustomers[0], freshTx), 403, transfer.CodeSignedTxRequired, "signedTransactionInfo"},
 		{"integration inactive", tokenHeader(inactive), transferBody(inactiveCustomers[0], freshTx), 500, transfer.CodeIntegrationInactive, ""},
 		{"migration in progress", tokenHeader(migrating), transferBody(migratingCustomers[0], freshTx), 422, transfer.CodeMigrationInProgress, ""},
 		{"unknown customer", tokenHeader(pub), transferBody(transfer.CustomerID(newID()), freshTx), 422, transfer.CodeUnknownCustomer, "cleengCustomerId"},

@@ -26,6 +26,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/testkit"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
@@ -33,6 +34,16 @@ import (
 )
 
 var stack *localaws.Stack
+
+// appleRoot signs like Apple for every env: the service trusts it instead of
+// Apple Root CA - G3 (Config.Apple.Roots), as `make run` does.
+var appleRoot = func() *localroot.Authority {
+	a, err := localroot.New()
+	if err != nil {
+		panic(err)
+	}
+	return a
+}()
 
 func TestMain(m *testing.M) {
 	// Refusals are logged at info level; keep test output to what matters.
@@ -88,6 +99,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		Retention:   dynamo.DefaultRetention,
 		SweepGrace:  transfer.DefaultSweepGrace,
 		JWT:         auth.JWTConfig{HS256Secret: []byte(rand.Text())},
+		Apple:       inprocess.AppleConfig{Roots: appleRoot.Pool()},
 	}}
 	for _, o := range opts {
 		o(&c)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/acme/purchase-transfer/internal/apple"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/directorycache"
@@ -35,9 +36,12 @@ func main() {
 	table := dynamo.NewTable(db, cfg.TableName, dynamo.WithRetention(cfg.Retention))
 	directory := directorycache.New(dynamo.NewDirectory(table), cfg.AuthCacheTTL, directorycache.DefaultChainTTL)
 	jobs := queue.NewSender(sqsClient, cfg.TransferQueueURL)
+	// Devices' signed transactions (requireSignedTransaction): Apple Root CA - G3 and nothing else.
+	signed := httpapi.SignedTransactions{Verifier: config.Must(apple.NewVerifier())}
 
 	// Domain.
-	acceptor := transfer.NewAcceptor(directory, dynamo.NewAcceptStore(table), jobs, transfer.WithLockLease(cfg.LockLease))
+	acceptor := transfer.NewAcceptor(directory, dynamo.NewAcceptStore(table), jobs,
+		transfer.WithLockLease(cfg.LockLease), transfer.WithSignedTransactionVerifier(signed))
 
 	// Handler.
 	handler := httpapi.NewTransferHandler(acceptor, auth.NewVerifier(cfg.JWT), httpapi.WithBasePath(cfg.BasePath))

@@ -19,6 +19,7 @@ const (
 	fieldCustomerID    = "cleengCustomerId"
 	fieldTransactionID = "transactionId"
 	fieldIPAddress     = "ipAddress"
+	fieldSignedTxInfo  = "signedTransactionInfo"
 )
 
 var integerLiteral = regexp.MustCompile(`^-?[0-9]+$`)
@@ -79,6 +80,12 @@ func readTransferBody(r *http.Request) (transfer.Request, *transfer.Error) {
 		case !transfer.ValidIPv4(req.IPAddress):
 			problem(fieldIPAddress, "must be a dotted-quad IPv4 address")
 		}
+	}
+	// The signed transaction is only typed here; whether it is needed and
+	// whether it verifies is the acceptor's AUTH0004 check. Its size is
+	// bounded by the body's.
+	if raw, ok := present(fields, fieldSignedTxInfo); ok && json.Unmarshal(raw, &req.SignedTransactionInfo) != nil {
+		problem(fieldSignedTxInfo, "must be a string")
 	}
 	if details != nil {
 		return transfer.Request{}, invalidBody(details...)

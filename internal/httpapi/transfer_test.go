@@ -163,6 +163,7 @@ func TestTransferInvalidBody(t *testing.T) {
 		cust = "cleengCustomerId"
 		tx   = "transactionId"
 		ip   = "ipAddress"
+		stx  = "signedTransactionInfo"
 	)
 	tooBig := `{"cleengCustomerId":42,"transactionId":"tx-1","pad":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`
 	tests := []struct {
@@ -206,7 +207,12 @@ func TestTransferInvalidBody(t *testing.T) {
 		{"ip with leading zero", `{"cleengCustomerId":42,"transactionId":"tx-1","ipAddress":"01.2.3.4"}`, []string{ip}},
 		{"ip empty", `{"cleengCustomerId":42,"transactionId":"tx-1","ipAddress":""}`, []string{ip}},
 		{"ip as number", `{"cleengCustomerId":42,"transactionId":"tx-1","ipAddress":16909060}`, []string{ip}},
-		{"every field wrong", `{"cleengCustomerId":-1,"transactionId":7,"ipAddress":"x"}`, []string{cust, ip, tx}},
+		{"signed transaction as number", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":7}`, []string{stx}},
+		{"signed transaction as object", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":{"jws":"a.b.c"}}`, []string{stx}},
+		{"signed transaction as array", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":["a.b.c"]}`, []string{stx}},
+		{"signed transaction as bool", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":true}`, []string{stx}},
+		{"signed transaction over the body limit", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`, []string{"body"}},
+		{"every field wrong", `{"cleengCustomerId":-1,"transactionId":7,"ipAddress":"x","signedTransactionInfo":1}`, []string{cust, ip, stx, tx}},
 		{"case-mismatched key", `{"CleengCustomerId":42,"transactionId":"tx-1"}`, []string{cust}},
 		{"case-mismatched keys", `{"cleengcustomerid":42,"TransactionId":"tx-1"}`, []string{cust, tx}},
 		{"over 16 KiB", tooBig, []string{"body"}},
@@ -244,6 +250,9 @@ func TestTransferValidBodies(t *testing.T) {
 	if len(exact) != 16<<10 {
 		t.Fatalf("padding is %d bytes", len(exact))
 	}
+	signedPrefix := `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":"`
+	bigJWS := strings.Repeat("x", httpapi.MaxBodyBytes-len(signedPrefix)-len(suffix))
+	bigSigned := signedPrefix + bigJWS + suffix
 	tests := []struct {
 		name string
 		body string
@@ -258,6 +267,12 @@ func TestTransferValidBodies(t *testing.T) {
 		{"transaction of 128 characters", `{"cleengCustomerId":1,"transactionId":"` + strings.Repeat("9", 128) + `"}`, transfer.Request{Target: 1, TransactionID: strings.Repeat("9", 128)}},
 		{"escaped transaction", `{"cleengCustomerId":1,"transactionId":"\u0074x"}`, transfer.Request{Target: 1, TransactionID: "tx"}},
 		{"whitespace around", " \n\t" + validBody + "\n ", transfer.Request{Target: 42, TransactionID: "tx-1", IPAddress: "192.0.2.1"}},
+		{"signed transaction", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":"eyJhbGciOiJFUzI1NiJ9.e30.c2ln"}`,
+			transfer.Request{Target: 42, TransactionID: "tx-1", SignedTransactionInfo: "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"}},
+		{"signed transaction null is absent", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":null}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
+		{"signed transaction empty is absent", `{"cleengCustomerId":42,"transactionId":"tx-1","signedTransactionInfo":""}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
+		{"signed transaction of a 16 KiB body", bigSigned, transfer.Request{Target: 42, TransactionID: "tx-1", SignedTransactionInfo: bigJWS}},
+		{"signed transaction key is case-sensitive", `{"cleengCustomerId":42,"transactionId":"tx-1","SignedTransactionInfo":"a.b.c"}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

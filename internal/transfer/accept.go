@@ -39,6 +39,7 @@ type Acceptor struct {
 	now       func() time.Time
 	newID     func() string
 	lease     time.Duration
+	signed    SignedTransactionVerifier
 }
 
 // Option configures an Acceptor or a Processor.
@@ -50,6 +51,7 @@ type options struct {
 	lease       time.Duration
 	maxReceives int
 	notifier    Notifier
+	signed      SignedTransactionVerifier
 }
 
 // WithClock replaces time.Now, for tests.
@@ -85,7 +87,7 @@ func buildOptions(opts []Option) options {
 // NewAcceptor wires the accept rules to their ports.
 func NewAcceptor(d Directory, s SynchronizationStore, q Queue, opts ...Option) *Acceptor {
 	o := buildOptions(opts)
-	return &Acceptor{directory: d, store: s, queue: q, now: o.now, newID: o.newID, lease: o.lease}
+	return &Acceptor{directory: d, store: s, queue: q, now: o.now, newID: o.newID, lease: o.lease, signed: o.signed}
 }
 
 // Accept runs the checks of docs/contract.md §1 in order. Any refusal leaves nothing
@@ -110,6 +112,9 @@ func (a *Acceptor) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	if in.Credential.IsCustomer() && in.Credential.Customer != in.Request.Target {
 		return Accepted{}, Refuse(CodeForbidden, "The customer token may only transfer a purchase to its own customer.",
 			FieldError{Field: "cleengCustomerId", Message: "must be the customer of the token"})
+	}
+	if err := a.checkSignedTransaction(ctx, in.Credential, found.Publisher, in.Request, found.OriginalTransactionID); err != nil {
+		return Accepted{}, err
 	}
 	if !found.Publisher.StoreKit2Active {
 		return Accepted{}, Refuse(CodeIntegrationInactive, "The StoreKit 2 integration is not active for this publisher.")

@@ -58,10 +58,18 @@ type Request struct {
 	Target        CustomerID
 	TransactionID string
 	IPAddress     string
+	// SignedTransactionInfo is the StoreKit 2 signed transaction (a JWS) the
+	// customer's device holds, "" when absent: the proof of possession of
+	// docs/contract.md §1.7 (AUTH0004). It is checked, never stored.
+	SignedTransactionInfo string
 }
 
 // Fingerprint identifies the request body, so that a replay of a
-// Correlation-Id can be told from its reuse for something else.
+// Correlation-Id can be told from its reuse for something else. It covers
+// the customer, the transactionId and the ipAddress only: the
+// signedTransactionInfo proves who may ask, it is not part of what is asked,
+// so the same transfer retried from another device (with that device's own
+// signed transaction) is a replay, not a different request.
 func (r Request) Fingerprint() string {
 	sum := sha256.Sum256([]byte(strconv.FormatInt(int64(r.Target), 10) + "\n" + r.TransactionID + "\n" + r.IPAddress))
 	return hex.EncodeToString(sum[:])
