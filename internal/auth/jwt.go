@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/acme/purchase-transfer/internal/transfer"
@@ -53,7 +51,7 @@ func NewVerifier(cfg JWTConfig) *Verifier {
 	}
 	if cfg.JWKSURL != "" {
 		methods = append(methods, jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg())
-		v.jwks = &lazyJWKS{url: cfg.JWKSURL}
+		v.jwks = newLazyJWKS(cfg.JWKSURL, jwksFetchTimeout, jwksRequestWait)
 	}
 	v.enabled = len(methods) > 0
 	leeway := cfg.Leeway
@@ -76,6 +74,14 @@ func NewVerifier(cfg JWTConfig) *Verifier {
 	return v
 }
 
+// Close ends the background refresh of the key set, if one was loaded. A
+// Lambda never calls it: the key set lives as long as the container.
+func (v *Verifier) Close() {
+	if v.jwks != nil {
+		v.jwks.close()
+	}
+}
+
 // ErrInvalidJWT covers every reason a customer JWT is refused.
 var ErrInvalidJWT = errors.New("invalid customer token")
 
@@ -93,11 +99,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (transfer.Credentia
 		if kid, _ := t.Header["kid"].(string); kid == "" {
 			return nil, errors.New("RS256/ES256 tokens must name their key (kid)")
 		}
-		kf, err := v.jwks.get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return kf.Keyfunc(t)
+		return v.jwks.key(ctx, t)
 	})
 	if err != nil {
 		return transfer.Credential{}, fmt.Errorf("%w: %w", ErrInvalidJWT, err)
@@ -133,49 +135,6 @@ func (n *numericID) UnmarshalJSON(b []byte) error {
 	}
 	*n = numericID(id)
 	return nil
-}
-
-// jwksRetryInterval spaces the fetches of a key set that could not be loaded,
-// so an outage of the issuer does not turn every request into a fetch.
-const jwksRetryInterval = time.Second
-
-// jwksFetchTimeout bounds a key set fetch, which happens on a request's path.
-const jwksFetchTimeout = 3 * time.Second
-
-// lazyJWKS fetches the key set on first use. A failed fetch is retried by a
-// later token (at most once per jwksRetryInterval), instead of keeping an
-// empty key set until the library's next refresh.
-type lazyJWKS struct {
-	url         string
-	mu          sync.Mutex
-	kf          keyfunc.Keyfunc
-	lastAttempt time.Time
-	lastErr     error
-}
-
-func (l *lazyJWKS) get(ctx context.Context) (keyfunc.Keyfunc, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.kf != nil {
-		return l.kf, nil
-	}
-	if time.Since(l.lastAttempt) < jwksRetryInterval {
-		return nil, l.lastErr
-	}
-	l.lastAttempt = time.Now()
-	failFirst := false
-	// The key set outlives this request: it refreshes in the background for
-	// the life of the container.
-	kf, err := keyfunc.NewDefaultOverrideCtx(context.WithoutCancel(ctx), []string{l.url}, keyfunc.Override{
-		HTTPTimeout:               jwksFetchTimeout,
-		NoErrorReturnFirstHTTPReq: &failFirst,
-	})
-	if err != nil {
-		l.lastErr = fmt.Errorf("load JWKS: %w", err)
-		return nil, l.lastErr
-	}
-	l.kf = kf
-	return kf, nil
 }
 
 // MintHS256 issues a customer JWT. It is a development aid for local stacks
