@@ -17,6 +17,9 @@ import (
 // DefaultLeeway absorbs clock skew between the token issuer and us.
 const DefaultLeeway = 30 * time.Second
 
+// DefaultMaxLifetime is the longest a customer JWT may be valid for, exp − iat.
+const DefaultMaxLifetime = 24 * time.Hour
+
 // JWTConfig says which customer JWTs are accepted. Each algorithm is allowed
 // only when its key material is configured; "none" and anything else never are.
 type JWTConfig struct {
@@ -27,14 +30,19 @@ type JWTConfig struct {
 	// Issuer and Audience are checked when set.
 	Issuer   string
 	Audience string
-	Leeway   time.Duration
+	Leeway   time.Duration // DefaultLeeway when zero
+	// MaxLifetime is the longest exp − iat accepted (DefaultMaxLifetime when
+	// zero). Since a token's lifetime is known only from its iat, iat is
+	// required.
+	MaxLifetime time.Duration
 }
 
 // Verifier checks customer JWTs.
 type Verifier struct {
-	parser *jwt.Parser
-	secret []byte
-	jwks   *lazyJWKS
+	parser      *jwt.Parser
+	maxLifetime time.Duration
+	secret      []byte
+	jwks        *lazyJWKS
 	// enabled is false when no key material is configured: then no JWT is
 	// valid (golang-jwt would read an empty allow-list as "any algorithm").
 	enabled bool
@@ -54,6 +62,10 @@ func NewVerifier(cfg JWTConfig) *Verifier {
 		v.jwks = newLazyJWKS(cfg.JWKSURL, jwksFetchTimeout, jwksRequestWait)
 	}
 	v.enabled = len(methods) > 0
+	v.maxLifetime = cfg.MaxLifetime
+	if v.maxLifetime == 0 {
+		v.maxLifetime = DefaultMaxLifetime
+	}
 	leeway := cfg.Leeway
 	if leeway == 0 {
 		leeway = DefaultLeeway
@@ -92,6 +104,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (transfer.Credentia
 	}
 	var claims customerClaims
 	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		// A critical extension must be understood or the token refused (RFC
+		// 7515 §4.1.11); this service understands none.
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New(`the "crit" header names extensions this service does not understand`)
+		}
 		// WithValidMethods has already refused any algorithm without keys.
 		if t.Method.Alg() == jwt.SigningMethodHS256.Alg() {
 			return v.secret, nil
@@ -103,6 +120,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (transfer.Credentia
 	})
 	if err != nil {
 		return transfer.Credential{}, fmt.Errorf("%w: %w", ErrInvalidJWT, err)
+	}
+	// The parser has checked exp (required), and iat and nbf when present.
+	if claims.IssuedAt == nil {
+		return transfer.Credential{}, fmt.Errorf("%w: iat is required (a token's lifetime is exp - iat)", ErrInvalidJWT)
+	}
+	if lifetime := claims.ExpiresAt.Sub(claims.IssuedAt.Time); lifetime > v.maxLifetime {
+		return transfer.Credential{}, fmt.Errorf("%w: valid for %v (exp - iat), longer than the %v accepted", ErrInvalidJWT, lifetime, v.maxLifetime)
 	}
 	if claims.CustomerID <= 0 || claims.PublisherID <= 0 {
 		return transfer.Credential{}, fmt.Errorf("%w: customerId and publisherId claims are required", ErrInvalidJWT)

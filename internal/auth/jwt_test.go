@@ -165,13 +165,13 @@ func TestJWTHS256(t *testing.T) {
 		{"largest ids", sign(t, jwt.SigningMethodHS256, hsSecret, "", claims(func(c jwt.MapClaims) {
 			c["customerId"], c["publisherId"] = "9223372036854775807", "9223372036854775807"
 		})), true, transfer.Credential{Publisher: 1<<63 - 1, Customer: 1<<63 - 1}},
-		{"no iat", sign(t, jwt.SigningMethodHS256, hsSecret, "", claims(func(c jwt.MapClaims) { delete(c, "iat") })), true, wantCred},
 		{"iss and aud ignored when not configured", sign(t, jwt.SigningMethodHS256, hsSecret, "", claims(func(c jwt.MapClaims) {
 			c["iss"], c["aud"] = "anyone", "anything"
 		})), true, wantCred},
 		{"expired", sign(t, jwt.SigningMethodHS256, hsSecret, "", claims(func(c jwt.MapClaims) {
 			c["exp"] = now.Add(-time.Hour).Unix()
 		})), false, transfer.Credential{}},
+		{"no iat (a lifetime needs it)", sign(t, jwt.SigningMethodHS256, hsSecret, "", claims(func(c jwt.MapClaims) { delete(c, "iat") })), false, transfer.Credential{}},
 		{"missing exp", sign(t, jwt.SigningMethodHS256, hsSecret, "", claims(func(c jwt.MapClaims) { delete(c, "exp") })), false, transfer.Credential{}},
 		{"exp as string", sign(t, jwt.SigningMethodHS256, hsSecret, "", claims(func(c jwt.MapClaims) {
 			c["exp"] = "tomorrow"
