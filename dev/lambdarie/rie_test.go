@@ -126,7 +126,7 @@ func newDeployment(tb testing.TB, basePath string) *deployment {
 		store:     dynamo.NewOperatorStore(dynamo.NewTable(stack.Clients.DynamoDB, res.Table)),
 		queueARN:  arn.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
 		basePath:  basePath,
-		jwtSecret: []byte(rand.Text()),
+		jwtSecret: []byte(rand.Text() + rand.Text()), // 52 bytes: the functions refuse a key under 32
 		publisher: transfer.PublisherID(randomID()),
 	}
 	app := &transfer.AppleApp{BundleID: "com.example.rie", AppAppleID: 1234567890, Environments: []string{transfer.EnvironmentProduction, transfer.EnvironmentSandbox}}
@@ -190,7 +190,9 @@ func (d *deployment) start() *functionSet {
 			runtimeEnv[k] = v // region and dummy credentials, as Lambda provides them
 		}
 	}
-	api := map[string]string{"BASE_PATH": d.basePath, "JWT_HS256_SECRET": string(d.jwtSecret)}
+	// CONFIG_ENV dev: the template's default, prod, would refuse HS256 JWTs
+	// without an issuer and an audience, which these tokens do not carry.
+	api := map[string]string{"BASE_PATH": d.basePath, "JWT_HS256_SECRET": string(d.jwtSecret), "CONFIG_ENV": "dev"}
 	overrides := map[string]map[string]string{
 		"TransferFunction":           merge(declaredByAll, api, map[string]string{"TRANSFER_QUEUE_URL": d.res.TransferQueueURL()}),
 		"StatusFunction":             merge(declaredByAll, api),

@@ -30,10 +30,25 @@ type Endpoints struct {
 // API is what both HTTP functions read: the base path, customer JWT
 // verification and the credential cache.
 type API struct {
-	BasePath     string         // BASE_PATH, e.g. "/storekit2"
-	JWT          auth.JWTConfig // JWT_HS256_SECRET, JWT_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE
-	AuthCacheTTL time.Duration  // AUTH_CACHE_TTL_SECONDS
+	BasePath string // BASE_PATH, e.g. "/storekit2"
+	// JWT_HS256_SECRET (at least 32 bytes), JWT_JWKS_URL (https; http only
+	// on loopback), JWT_ISSUER, JWT_AUDIENCE, JWT_MAX_LIFETIME_SECONDS.
+	JWT          auth.JWTConfig
+	AuthCacheTTL time.Duration // AUTH_CACHE_TTL_SECONDS
+	// Environment is CONFIG_ENV: EnvDev (also when unset) or EnvProd, which
+	// requires JWT_ISSUER and JWT_AUDIENCE whenever customer JWTs are on.
+	Environment string
 }
+
+// The configuration environments (CONFIG_ENV, the template's Environment).
+const (
+	EnvDev  = "dev"
+	EnvProd = "prod"
+)
+
+// MinHS256SecretBytes is the shortest HS256 key accepted: 256 bits, the
+// size of the hash (RFC 7518 §3.2).
+const MinHS256SecretBytes = 32
 
 // Transfer is the configuration of the transfer function.
 type Transfer struct {
@@ -158,16 +173,41 @@ type envReader struct {
 func (r *envReader) err() error { return errors.Join(r.errs...) }
 
 func (r *envReader) api() API {
-	return API{
+	c := API{
 		BasePath: r.getenv("BASE_PATH"),
 		JWT: auth.JWTConfig{
 			HS256Secret: []byte(r.getenv("JWT_HS256_SECRET")),
 			JWKSURL:     r.getenv("JWT_JWKS_URL"),
 			Issuer:      r.getenv("JWT_ISSUER"),
 			Audience:    r.getenv("JWT_AUDIENCE"),
+			MaxLifetime: r.seconds("JWT_MAX_LIFETIME_SECONDS", auth.DefaultMaxLifetime),
 		},
 		AuthCacheTTL: r.seconds("AUTH_CACHE_TTL_SECONDS", directorycache.DefaultTTL),
+		Environment:  r.getenv("CONFIG_ENV"),
 	}
+	if n := len(c.JWT.HS256Secret); n > 0 && n < MinHS256SecretBytes {
+		r.errs = append(r.errs, fmt.Errorf("JWT_HS256_SECRET must be at least %d bytes, got %d", MinHS256SecretBytes, n))
+	}
+	if c.JWT.JWKSURL != "" {
+		if err := auth.CheckJWKSURL(c.JWT.JWKSURL); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("JWT_JWKS_URL: %w", err))
+		}
+	}
+	if c.JWT.MaxLifetime <= 0 {
+		r.errs = append(r.errs, errors.New("JWT_MAX_LIFETIME_SECONDS must be positive"))
+	}
+	switch c.Environment {
+	case "":
+		c.Environment = EnvDev
+	case EnvDev, EnvProd:
+	default:
+		r.errs = append(r.errs, fmt.Errorf("CONFIG_ENV must be %s or %s, got %q", EnvDev, EnvProd, c.Environment))
+	}
+	jwtsOn := len(c.JWT.HS256Secret) > 0 || c.JWT.JWKSURL != ""
+	if c.Environment == EnvProd && jwtsOn && (c.JWT.Issuer == "" || c.JWT.Audience == "") {
+		r.errs = append(r.errs, errors.New("CONFIG_ENV=prod with customer JWTs on requires JWT_ISSUER and JWT_AUDIENCE"))
+	}
+	return c
 }
 
 // endpoints are the only endpoint overrides a function honours: the

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/acme/purchase-transfer/dev/samtemplate"
 	"github.com/acme/purchase-transfer/internal/config"
@@ -126,4 +129,113 @@ func repoTemplate(t *testing.T) (*samtemplate.Template, string) {
 		t.Fatal(err)
 	}
 	return tpl, path
+}
+
+func TestReadersRefuseWeakJWTSettings(t *testing.T) {
+	secret32 := strings.Repeat("k", 32)
+	base := map[string]string{"TABLE_NAME": "t", "TRANSFER_QUEUE_URL": "http://127.0.0.1:9324/q"}
+	read := func(vars map[string]string) (config.API, error) {
+		env := func(name string) string {
+			if v, ok := vars[name]; ok {
+				return v
+			}
+			return base[name]
+		}
+		tc, tErr := config.ReadTransfer(env)
+		sc, sErr := config.ReadStatus(env)
+		if (tErr == nil) != (sErr == nil) || tc.API.Environment != sc.API.Environment {
+			t.Errorf("%v: the transfer reader says %v, the status reader %v", vars, tErr, sErr)
+		}
+		return tc.API, tErr
+	}
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string // "" for accepted, else a part of the error
+	}{
+		{"no JWTs at all", map[string]string{}, ""},
+		{"HS256 key of 32 bytes", map[string]string{"JWT_HS256_SECRET": secret32}, ""},
+		{"HS256 key of 31 bytes", map[string]string{"JWT_HS256_SECRET": secret32[:31]}, "JWT_HS256_SECRET must be at least 32 bytes, got 31"},
+		{"HS256 key of 1 byte", map[string]string{"JWT_HS256_SECRET": "k"}, "at least 32 bytes"},
+		{"https JWKS", map[string]string{"JWT_JWKS_URL": "https://id.example.com/.well-known/jwks.json"}, ""},
+		{"http JWKS on loopback", map[string]string{"JWT_JWKS_URL": "http://127.0.0.1:8080/jwks"}, ""},
+		{"http JWKS", map[string]string{"JWT_JWKS_URL": "http://id.example.com/.well-known/jwks.json"}, "JWT_JWKS_URL"},
+		{"relative JWKS", map[string]string{"JWT_JWKS_URL": "/jwks"}, "JWT_JWKS_URL"},
+		{"lifetime of an hour", map[string]string{"JWT_MAX_LIFETIME_SECONDS": "3600"}, ""},
+		{"lifetime of zero", map[string]string{"JWT_MAX_LIFETIME_SECONDS": "0"}, "JWT_MAX_LIFETIME_SECONDS must be positive"},
+		{"lifetime not a number", map[string]string{"JWT_MAX_LIFETIME_SECONDS": "1d"}, "JWT_MAX_LIFETIME_SECONDS"},
+		{"CONFIG_ENV unknown", map[string]string{"CONFIG_ENV": "production"}, "CONFIG_ENV must be dev or prod"},
+		{"dev, HS256 without issuer and audience", map[string]string{"CONFIG_ENV": "dev", "JWT_HS256_SECRET": secret32}, ""},
+		{"prod without JWTs", map[string]string{"CONFIG_ENV": "prod"}, ""},
+		{"prod, HS256 with issuer and audience", map[string]string{"CONFIG_ENV": "prod", "JWT_HS256_SECRET": secret32,
+			"JWT_ISSUER": "https://id.example.com/", "JWT_AUDIENCE": "purchase-transfer"}, ""},
+		{"prod, HS256 without audience", map[string]string{"CONFIG_ENV": "prod", "JWT_HS256_SECRET": secret32,
+			"JWT_ISSUER": "https://id.example.com/"}, "requires JWT_ISSUER and JWT_AUDIENCE"},
+		{"prod, JWKS without issuer", map[string]string{"CONFIG_ENV": "prod", "JWT_JWKS_URL": "https://id.example.com/jwks",
+			"JWT_AUDIENCE": "purchase-transfer"}, "requires JWT_ISSUER and JWT_AUDIENCE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := read(tc.vars)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("error %v does not say %q", err, tc.want)
+			}
+		})
+	}
+
+	// What is read, and the defaults.
+	c, err := read(map[string]string{"JWT_HS256_SECRET": secret32, "JWT_MAX_LIFETIME_SECONDS": "3600"})
+	if err != nil || c.JWT.MaxLifetime != time.Hour || c.Environment != config.EnvDev {
+		t.Errorf("read %+v, %v; want a 1 h lifetime in dev", c, err)
+	}
+	c, err = read(map[string]string{"CONFIG_ENV": "prod"})
+	if err != nil || c.JWT.MaxLifetime != 24*time.Hour || c.Environment != config.EnvProd {
+		t.Errorf("read %+v, %v; want the 24 h default in prod", c, err)
+	}
+	// The secret never shows in an error.
+	if _, err := read(map[string]string{"JWT_HS256_SECRET": "short-secret-value"}); err == nil || strings.Contains(err.Error(), "short-secret-value") {
+		t.Errorf("error %v shows the secret", err)
+	}
+}
+
+// The template says prod by default, and its rule refuses what the readers
+// refuse: customer JWTs in prod without an issuer and an audience.
+func TestTemplateProdRule(t *testing.T) {
+	tpl, path := repoTemplate(t)
+	if got := tpl.Parameters["Environment"]; got != config.EnvProd {
+		t.Errorf("the template's Environment defaults to %q, want prod", got)
+	}
+	for _, id := range []string{"TransferFunction", "StatusFunction"} {
+		fn, err := tpl.Function(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fn.Environment["JWT_MAX_LIFETIME_SECONDS"] != "86400" || fn.Environment["CONFIG_ENV"] != config.EnvProd {
+			t.Errorf("%s: JWT_MAX_LIFETIME_SECONDS=%q CONFIG_ENV=%q, want the parameters' defaults 86400 and prod",
+				id, fn.Environment["JWT_MAX_LIFETIME_SECONDS"], fn.Environment["CONFIG_ENV"])
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Rules map[string]yaml.Node `yaml:"Rules"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	rule, ok := doc.Rules["ProdJwtNeedsIssuerAndAudience"]
+	if !ok {
+		t.Fatal("template.yaml has no rule ProdJwtNeedsIssuerAndAudience")
+	}
+	text, _ := yaml.Marshal(&rule)
+	for _, want := range []string{"RuleCondition", "Environment", "prod", "JwtHs256SecretId", "JwtJwksUrl", "Assertions", "JwtIssuer", "JwtAudience"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the rule does not mention %s:\n%s", want, text)
+		}
+	}
 }
