@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/deadline"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/transfer"
@@ -43,6 +44,10 @@ func main() {
 
 	// Handler.
 	lambda.Start(func(ctx context.Context) error {
+		// The work ends the margin before the invocation does: a slow table
+		// ends the sweep, which the next minute's run takes up again.
+		ctx, cancel := deadline.ForWork(ctx, 0)
+		defer cancel()
 		n, err := sweeper.Sweep(ctx)
 		slog.InfoContext(ctx, "sweep done", "requeued", n)
 		if redispatcher != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/acme/purchase-transfer/internal/deadline"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -183,13 +184,24 @@ func newStatusBody(s transfer.Synchronization) statusBody {
 	return body
 }
 
+// FunctionTimeout is the Timeout template.yaml gives the HTTP functions. A
+// request that comes without a deadline (a test calling a handler directly)
+// is given the one an invocation would have; in Lambda, and in the local
+// runner, the invocation's own deadline applies.
+const FunctionTimeout = 10 * time.Second
+
 // withRequestContext gives every request a request id (the Lambda one when
-// running in Lambda) and turns a panic into a 500 with the documented body.
+// running in Lambda) and a deadline for its work (deadline.ForWork: the
+// invocation's, less the margin to answer), and turns a panic into a 500
+// with the documented body.
 func withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := lambdacontext.FromContext(r.Context()); !ok {
-			r = r.WithContext(lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: rand.Text()}))
+		ctx, cancel := deadline.ForWork(r.Context(), FunctionTimeout)
+		defer cancel()
+		if _, ok := lambdacontext.FromContext(ctx); !ok {
+			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: rand.Text()})
 		}
+		r = r.WithContext(ctx)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/acme/purchase-transfer/internal/deadline"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -33,23 +34,48 @@ func TransferBatchHandler(h JobHandler) BatchHandler {
 }
 
 // partialBatch handles the records of a batch concurrently and reports the
-// ones that failed.
+// ones that failed. The work has the invocation's deadline less the margin
+// to answer (deadline.ForWork): a record still unfinished then — a
+// dependency that hangs — is reported failed, so that SQS delivers it again,
+// instead of the batch running into the function's timeout, which would
+// fail the records that succeeded too.
 func partialBatch(ctx context.Context, event events.SQSEvent, handle func(context.Context, events.SQSMessage) error) events.SQSEventResponse {
+	ctx, cancel := deadline.ForWork(ctx, 0)
+	defer cancel()
 	var (
-		mu   sync.Mutex
-		resp events.SQSEventResponse
-		wg   sync.WaitGroup
+		mu       sync.Mutex
+		finished = make([]bool, len(event.Records))
+		failed   = make([]bool, len(event.Records))
+		wg       sync.WaitGroup
 	)
-	for _, msg := range event.Records {
+	for i, msg := range event.Records {
 		wg.Go(func() {
-			if err := recovered(ctx, msg, handle); err != nil {
-				mu.Lock()
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-				mu.Unlock()
-			}
+			err := recovered(ctx, msg, handle)
+			mu.Lock()
+			finished[i], failed[i] = true, err != nil
+			mu.Unlock()
 		})
 	}
-	wg.Wait()
+	allDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(allDone)
+	}()
+	select {
+	case <-allDone:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var resp events.SQSEventResponse
+	for i, msg := range event.Records {
+		if !finished[i] {
+			slog.ErrorContext(ctx, "message unfinished at the invocation's deadline; it will come back", "messageId", msg.MessageId)
+		}
+		if !finished[i] || failed[i] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+		}
+	}
 	return resp
 }
 

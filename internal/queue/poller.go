@@ -25,6 +25,10 @@ type Poller struct {
 	BatchSize int32
 	// Wait is the long-poll duration of one ReceiveMessage.
 	Wait time.Duration
+	// Timeout is the consuming function's Timeout in the template: each
+	// batch is handled under that deadline, as Lambda gives an invocation.
+	// Zero gives none.
+	Timeout time.Duration
 }
 
 // Run polls until ctx is done.
@@ -78,7 +82,13 @@ func (p *Poller) deliver(ctx context.Context, msgs []types.Message) {
 			AWSRegion:      "us-east-1",
 		}
 	}
-	resp, err := p.Handler(ctx, event)
+	invocation := ctx
+	if p.Timeout > 0 {
+		var cancel context.CancelFunc
+		invocation, cancel = context.WithTimeout(ctx, p.Timeout)
+		defer cancel()
+	}
+	resp, err := p.Handler(invocation, event)
 	if err != nil {
 		// A handler error fails the whole batch, as in Lambda.
 		slog.ErrorContext(ctx, "batch handler failed", "queue", p.QueueURL, "error", err)

@@ -135,12 +135,18 @@ func WebhookBatchHandler(h WebhookHandler, q *WebhookQueue) BatchHandler {
 
 var errRetryLater = fmt.Errorf("retry later")
 
+// hideTimeout bounds the call that hides a message, which runs even when the
+// delivery used up the work's deadline (it is what paces the retries).
+const hideTimeout = time.Second
+
 // hide makes a message invisible for d (rounded up to whole seconds, at
 // most 12 hours). If that fails the message comes back after the queue's
 // visibility timeout, and the deliverer hides it again for what remains.
 func (q *WebhookQueue) hide(ctx context.Context, msg events.SQSMessage, d time.Duration) {
 	secs := int32(min(math.Ceil(d.Seconds()), maxVisibility))
-	_, err := q.sqs.ChangeMessageVisibility(context.WithoutCancel(ctx), &sqs.ChangeMessageVisibilityInput{
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hideTimeout)
+	defer cancel()
+	_, err := q.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: &q.url, ReceiptHandle: &msg.ReceiptHandle, VisibilityTimeout: secs,
 	})
 	if err != nil {

@@ -153,13 +153,29 @@ func (a *Acceptor) Accept(ctx context.Context, in Intake) (Accepted, error) {
 	if err := a.queue.Enqueue(ctx, JobOf(sync)); err != nil {
 		// The client is told to retry, so nothing of this attempt may stay
 		// behind to make that retry a 409.
-		if rbErr := a.store.Abandon(context.WithoutCancel(ctx), sync); rbErr != nil {
+		rbCtx, cancel := rollbackContext(ctx)
+		defer cancel()
+		if rbErr := a.store.Abandon(rbCtx, sync); rbErr != nil {
 			slog.ErrorContext(ctx, "rollback after failed enqueue failed; the lock lease and the sweeper will clear it",
 				"synchronizationId", sync.ID, "error", rbErr)
 		}
 		return Accepted{}, Internal(CodeQueueFailure, err)
 	}
 	return Accepted{Synchronization: sync}, nil
+}
+
+// RollbackGrace is how long a rollback may run once the request's own
+// deadline has passed (the enqueue that failed used it up): a part of the
+// margin the HTTP layer keeps to answer (internal/deadline.Margin, 500 ms).
+const RollbackGrace = 200 * time.Millisecond
+
+// rollbackContext is ctx while it has time left; once it has ended, a
+// context of its values that lasts RollbackGrace.
+func rollbackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), RollbackGrace)
 }
 
 // authorize turns a lookup into the 401 of docs/contract.md §1: the publisher must exist

@@ -52,6 +52,8 @@ type openCall struct {
 type abandonCall struct {
 	sync   transfer.Synchronization
 	ctxErr error
+	// deadline of the rollback's context; zero for none.
+	deadline time.Time
 }
 
 type getCall struct {
@@ -124,7 +126,8 @@ func newAcceptFixture(t *testing.T, lookup transfer.Lookup, opts ...transfer.Opt
 			return f.openErr
 		},
 		Abandon: func(ctx context.Context, s transfer.Synchronization) error {
-			f.abandons = append(f.abandons, abandonCall{sync: s, ctxErr: ctx.Err()})
+			d, _ := ctx.Deadline()
+			f.abandons = append(f.abandons, abandonCall{sync: s, ctxErr: ctx.Err(), deadline: d})
 			return f.abandonErr
 		},
 	})
@@ -675,6 +678,11 @@ func TestAcceptFailedEnqueueRollsBack(t *testing.T) {
 			if ab.ctxErr != nil {
 				t.Errorf("Abandon ran with a done context (%v): the rollback would not happen", ab.ctxErr)
 			}
+			// It is bounded all the same: the request has its margin to
+			// answer left, no more.
+			if ab.deadline.IsZero() || time.Until(ab.deadline) > transfer.RollbackGrace {
+				t.Errorf("the rollback after the request's end may run until %v, want at most RollbackGrace (%v)", ab.deadline, transfer.RollbackGrace)
+			}
 			if len(f.queue.Jobs()) != 0 {
 				t.Errorf("a failed enqueue recorded %+v", f.queue.Jobs())
 			}
@@ -687,6 +695,25 @@ func TestAcceptFailedEnqueueRollsBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An enqueue that fails while the request still has time: the rollback runs
+// within the request's own deadline, not a shorter grace.
+func TestAcceptRollbackKeepsTheRequestsDeadline(t *testing.T) {
+	t.Parallel()
+	end := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), end)
+	defer cancel()
+	f := newAcceptFixture(t, livePublisher())
+	f.queue.SetHook(func(context.Context, transfer.Job) error { return errors.New("sqs: throttled") })
+	_, err := f.acc.Accept(ctx, transfer.Intake{Credential: tokenCredential(), Request: validRequest(), CorrelationID: "c-10"})
+	if codeOf(t, err) != transfer.CodeQueueFailure {
+		t.Fatalf("err = %v, want %s", err, transfer.CodeQueueFailure)
+	}
+	if len(f.abandons) != 1 || !f.abandons[0].deadline.Equal(end) || f.abandons[0].ctxErr != nil {
+		t.Fatalf("abandons = %+v, want one under the request's deadline %v", f.abandons, end)
+	}
+	f.leftBehind(t, "c-10")
 }
 
 var sCode = regexp.MustCompile(`^S[0-9]{4}$`)

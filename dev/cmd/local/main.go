@@ -121,20 +121,24 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	if err != nil {
 		return err
 	}
+	// Each request, and each batch below, runs under the deadline Lambda
+	// would give its function's invocation (the template's Timeout).
+	timeouts := functionTimeouts(stack)
 	routes := http.NewServeMux()
-	routes.Handle("/", svc.Handler(svc.Queue(stack.Clients)))
-	routes.Handle("/apple/notifications/", appleHandler)
+	routes.Handle("/", apiInvocations(svc.Handler(svc.Queue(stack.Clients)), timeouts))
+	routes.Handle("/apple/notifications/", invocation(appleHandler, timeouts["AppleNotificationsFunction"]))
 	srv := &http.Server{Handler: routes, ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...), Wait: 10 * time.Second}
+	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...),
+		Wait: 10 * time.Second, Timeout: timeouts["ProcessorFunction"]}
 	pollerDone := make(chan error, 1)
 	pollCtx, stopPolling := context.WithCancel(context.Background())
 	defer stopPolling()
 	go func() { pollerDone <- poller.Run(pollCtx) }()
-	go sweepEvery(pollCtx, time.Minute, svc.Sweeper(svc.Queue(stack.Clients)))
-	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"))
+	go sweepEvery(pollCtx, time.Minute, timeouts["SweeperFunction"], svc.Sweeper(svc.Queue(stack.Clients)))
+	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"), timeouts)
 	if err != nil {
 		return err
 	}
@@ -167,22 +171,6 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 // sweeper is the transfer sweeper, or the sweeper's webhook part.
 type sweeper interface {
 	Sweep(ctx context.Context) (int, error)
-}
-
-// sweepEvery runs a sweeper as the template's schedule does in AWS.
-func sweepEvery(ctx context.Context, every time.Duration, s sweeper) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				slog.ErrorContext(ctx, "sweep failed", "error", err)
-			}
-		}
-	}
 }
 
 // transferMaxReceives is the transfer queue's maxReceiveCount in the template.

@@ -50,7 +50,7 @@ type webhooks struct {
 // demo publisher's endpoint is subscribed to it and its secret goes into
 // run.env as WEBHOOK_SECRET.
 func startWebhooks(ctx context.Context, svc *inprocess.Service, clients inprocess.Clients, res localaws.Resources,
-	sealingKey, url string) (*webhooks, error) {
+	sealingKey, url string, timeouts timeouts) (*webhooks, error) {
 	handler, err := svc.WebhookBatchHandler(clients)
 	if err != nil {
 		return nil, err
@@ -72,11 +72,12 @@ func startWebhooks(ctx context.Context, svc *inprocess.Service, clients inproces
 		maps.Copy(w.env, map[string]string{"WEBHOOK_URL": url, "WEBHOOK_SECRET": secret, "WEBHOOK_ENDPOINT_ID": ep.ID})
 	}
 	for range webhookPollers {
-		p := &queue.Poller{SQS: clients.SQS, QueueURL: res.QueueURLs[webhookQueueID], Handler: handler, Wait: 10 * time.Second}
+		p := &queue.Poller{SQS: clients.SQS, QueueURL: res.QueueURLs[webhookQueueID], Handler: handler,
+			Wait: 10 * time.Second, Timeout: timeouts["WebhookFunction"]}
 		w.running.Go(func() { _ = p.Run(ctx) })
 	}
 	if redispatcher := svc.Redispatcher(clients); redispatcher != nil {
-		w.running.Go(func() { sweepEvery(ctx, time.Minute, redispatcher) })
+		w.running.Go(func() { sweepEvery(ctx, time.Minute, timeouts["SweeperFunction"], redispatcher) })
 	}
 	return w, nil
 }

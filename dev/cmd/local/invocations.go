@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/internal/deadline"
+)
+
+// timeouts are the template's function Timeouts, by logical id. The runner
+// gives each invocation the deadline Lambda would give it; the handlers then
+// keep their margin to answer within it (internal/deadline), as in AWS.
+type timeouts map[string]time.Duration
+
+func functionTimeouts(s *localaws.Stack) timeouts {
+	t := timeouts{}
+	for _, f := range s.Template.Functions {
+		t[f.LogicalID] = time.Duration(f.TimeoutSeconds) * time.Second
+	}
+	return t
+}
+
+// invocation gives every request the deadline of an invocation of a function
+// whose Timeout is timeout.
+func invocation(h http.Handler, timeout time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// apiInvocations is invocation for the handler serving both API routes: a
+// transfer as the transfer function's, anything else as the status
+// function's.
+func apiInvocations(h http.Handler, t timeouts) http.Handler {
+	transfer, status := invocation(h, t["TransferFunction"]), invocation(h, t["StatusFunction"])
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/purchases/transfers") {
+			transfer.ServeHTTP(w, r)
+			return
+		}
+		status.ServeHTTP(w, r)
+	})
+}
+
+// sweepEvery runs a sweeper as the template's schedule does in AWS, each run
+// an invocation of the sweeper function (timeout), its work ending the
+// margin before.
+func sweepEvery(ctx context.Context, every, timeout time.Duration, s sweeper) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sweepOnce(ctx, timeout, s)
+		}
+	}
+}
+
+func sweepOnce(ctx context.Context, timeout time.Duration, s sweeper) {
+	invocationCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	work, done := deadline.ForWork(invocationCtx, 0)
+	defer done()
+	if _, err := s.Sweep(work); err != nil && ctx.Err() == nil {
+		slog.ErrorContext(ctx, "sweep failed", "error", err)
+	}
+}
