@@ -39,6 +39,7 @@ type Option func(*options)
 
 type options struct {
 	basePath string
+	observer Observer
 }
 
 // WithBasePath is the path prefix the API is published under (e.g.
@@ -53,23 +54,24 @@ func NewTransferHandler(a Acceptor, v JWTVerifier, opts ...Option) http.Handler 
 	o := buildOptions(opts)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+pathTransfers, transferHandler{accept: a, verify: v, basePath: o.basePath})
-	return withRequestContext(mux)
+	return withRequestContext(EndpointTransfer, o, mux)
 }
 
-// NewStatusHandler serves GET /purchases/synchronizations/{id}.
-func NewStatusHandler(s StatusReader, v JWTVerifier) http.Handler {
+// NewStatusHandler serves GET /purchases/synchronizations/{id}. Of its
+// options only WithObserver matters.
+func NewStatusHandler(s StatusReader, v JWTVerifier, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+pathSynchronizations+"{id...}", statusHandler{status: s, verify: v})
 	mux.Handle("GET "+strings.TrimSuffix(pathSynchronizations, "/"), statusHandler{status: s, verify: v})
-	return withRequestContext(mux)
+	return withRequestContext(EndpointStatus, buildOptions(opts), mux)
 }
 
 // NewHandler serves both endpoints, as the local runner does.
 func NewHandler(a Acceptor, s StatusReader, v JWTVerifier, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(pathTransfers, NewTransferHandler(a, v, opts...))
-	mux.Handle(strings.TrimSuffix(pathSynchronizations, "/"), NewStatusHandler(s, v))
-	mux.Handle(pathSynchronizations, NewStatusHandler(s, v))
+	mux.Handle(strings.TrimSuffix(pathSynchronizations, "/"), NewStatusHandler(s, v, opts...))
+	mux.Handle(pathSynchronizations, NewStatusHandler(s, v, opts...))
 	return mux
 }
 
@@ -122,6 +124,9 @@ func (h transferHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := accepted.Synchronization.ID
+	if a := noted(r.Context()); a != nil {
+		a.SynchronizationID, a.Replayed = id, accepted.Replayed
+	}
 	w.Header().Set("Location", h.basePath+pathSynchronizations+url.PathEscape(id))
 	writeJSON(w, http.StatusAccepted, acceptedBody{SynchronizationID: id})
 }
@@ -160,6 +165,9 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if a := noted(r.Context()); a != nil {
+		a.SynchronizationID, a.SyncStatus = sync.ID, sync.Status
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, newStatusBody(sync))
 }
@@ -184,12 +192,17 @@ func newStatusBody(s transfer.Synchronization) statusBody {
 }
 
 // withRequestContext gives every request a request id (the Lambda one when
-// running in Lambda) and turns a panic into a 500 with the documented body.
-func withRequestContext(next http.Handler) http.Handler {
+// running in Lambda), turns a panic into a 500 with the documented body, and
+// tells the observer, if any, how the request was answered.
+func withRequestContext(endpoint string, o options, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := lambdacontext.FromContext(r.Context()); !ok {
-			r = r.WithContext(lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: rand.Text()}))
+		ctx := r.Context()
+		if _, ok := lambdacontext.FromContext(ctx); !ok {
+			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: rand.Text()})
 		}
+		ctx, w, observed := observing(ctx, w, endpoint, o.observer)
+		r = r.WithContext(ctx)
+		defer observed()
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
