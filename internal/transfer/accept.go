@@ -69,7 +69,9 @@ func WithMaxReceives(n int) Option { return func(o *options) { o.maxReceives = n
 
 // WithNotifier is told of every finalized synchronization; each notifier of
 // several WithNotifier options is, in their order.
-func WithNotifier(n Notifier) Option { return func(o *options) { o.notifiers = append(o.notifiers, n) } }
+func WithNotifier(n Notifier) Option {
+	return func(o *options) { o.notifiers = append(o.notifiers, n) }
+}
 
 func buildOptions(opts []Option) options {
 	o := options{
