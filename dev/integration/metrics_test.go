@@ -14,6 +14,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 // emfSink collects what the functions write as EMF, as `make run` prints it
@@ -240,4 +241,47 @@ func TestMetricsOfAFailedTransfer(t *testing.T) {
 		t.Fatalf("finalized lines: %v", failed)
 	}
 	expectMetric(t, failed[0], telemetry.Finalized, "Function,Result", "Count", 1)
+}
+
+// TestMetricsOfWebhooks: every attempt is counted and timed, a success is a
+// WebhookDelivered of 1, a delivery given up is a WebhookGivenUp.
+func TestMetricsOfWebhooks(t *testing.T) {
+	t.Parallel()
+	sink := &emfSink{}
+	h := newHookEnv(t, hookConfig{schedule: []time.Duration{time.Second, time.Second}, clientErrorAttempts: 2, metrics: sink})
+	pub := h.seedPublisher(true, false)
+	healing := newReceiver(t, failing(1))
+	refusing := newReceiver(t, status(http.StatusBadRequest))
+	healingEP, _ := h.subscribe(pub, healing.srv.URL)
+	refusingEP, _ := h.subscribe(pub, refusing.srv.URL)
+
+	s := h.finalizedTransfer(pub)
+	h.waitDelivery(s, healingEP.ID, 20*time.Second, in(webhook.StateDelivered))
+	h.waitDelivery(s, refusingEP.ID, 20*time.Second, in(webhook.StateFailed))
+	testkit.Eventually(t, "the give-up's metric", 10*time.Second, func() bool {
+		return len(sink.find(t, "webhook", telemetry.WebhookGivenUp)) == 1
+	})
+
+	attempts := sink.find(t, "webhook", telemetry.WebhookAttempts)
+	if len(attempts) != 4 {
+		t.Fatalf("%d attempt lines, want 4 (500 then 204; 400 twice)", len(attempts))
+	}
+	delivered := 0.0
+	for _, l := range attempts {
+		expectMetric(t, l, telemetry.WebhookAttempts, "Function", "Count", 1)
+		expectMetric(t, l, telemetry.WebhookDelivered, "Function", "Count", -1)
+		expectMetric(t, l, telemetry.WebhookAttemptDuration, "Function", "Milliseconds", -1)
+		delivered += l.root[telemetry.WebhookDelivered].(float64)
+		if l.root["eventId"] != transfer.EventID(s) {
+			t.Errorf("attempt line's eventId %v, want %s", l.root["eventId"], transfer.EventID(s))
+		}
+	}
+	if delivered != 1 {
+		t.Errorf("WebhookDelivered sums to %v, want 1", delivered)
+	}
+	gaveUp := sink.find(t, "webhook", telemetry.WebhookGivenUp)[0]
+	expectMetric(t, gaveUp, telemetry.WebhookGivenUp, "Function", "Count", 1)
+	if gaveUp.root["endpointId"] != refusingEP.ID || gaveUp.root["synchronizationId"] != s.ID || gaveUp.root["lastStatus"] != 400.0 {
+		t.Errorf("give-up line: %v", gaveUp.root)
+	}
 }
