@@ -264,6 +264,8 @@ Other cases: TX_EXPIRED (RECEIVED_EXPIRED_PURCHASE), TX_UNKNOWN (TRANSACTION_ID_
 INACTIVE_PUBLISHER_TOKEN (SK2C0004), MIGRATING_PUBLISHER_TOKEN (SK2C0005).
 (curl -d sends a form Content-Type unless told otherwise; the API refuses it with REQ0004.)
 The AWS CLI reaches the emulators with the same file: aws dynamodb scan --table-name "$TABLE_NAME"
+The JSON lines with "_aws" printed below are the functions' metrics (CloudWatch EMF), as each
+Lambda writes them to its log (docs/operations.md); go run ./dev/cmd/local -metrics=false omits them.
 
 `, apiURL, took.Seconds(), envFile, envFile)
 }
