@@ -26,13 +26,18 @@ SAM_CLI_VERSION  := 1.170.0
 CFN_LINT_VERSION := 1.58.0
 SAM_VENV         := $(CACHE)/sam-$(SAM_CLI_VERSION)
 SAM              := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+# checkov from PyPI, in a virtual environment of its own (its pins are not
+# SAM's): the policy scan of template.yaml. Each finding the template accepts
+# is skipped in that resource's Metadata, with its reason.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := $(CACHE)/checkov-$(CHECKOV_VERSION)
 # The Lambda Runtime Interface Emulator has no semver tags: a pseudo-version.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (docs/design.md B9): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie transferctl
+.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie transferctl checkov
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,7 +45,7 @@ help: ## list the targets
 run: emulators transferctl ## run the whole service locally with demo data (API on http://127.0.0.1:3000)
 	$(GO) run ./dev/cmd/local
 
-test: emulators lint sam-validate sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ, Lambda bootstraps under RIE)
+test: emulators lint sam-validate checkov sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ, Lambda bootstraps under RIE)
 	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -timeout 15m ./...
 
 unit: ## run every package's unit tests (-short: what needs the emulators skips)
@@ -100,6 +105,16 @@ build-WebhookFunction:
 
 sam-validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint) on template.yaml
 	$(SAM) validate --lint
+
+# --skip-download: no Prisma Cloud; only the checks shipped in the package.
+checkov: $(CHECKOV_VENV)/.installed ## checkov policy scan of template.yaml (accepted findings are skipped in Metadata, with why)
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
+$(CHECKOV_VENV)/.installed:
+	rm -rf $(CHECKOV_VENV)
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
 
 # Built into a folder of its own, so that concurrent runs in one checkout do
 # not share .aws-sam/. build-in-source: no copy of the tree (and its .cache/)

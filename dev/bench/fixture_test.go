@@ -179,7 +179,11 @@ func (f *fixture) sdkService(cacheTTL time.Duration) (*inprocess.Service, inproc
 		HTTPClient:  bench.NewWire(f.db),
 	}
 	clients := inprocess.NewClients(awsCfg, inprocess.Endpoints{})
-	return inprocess.New(f.config(cacheTTL), clients), clients
+	cfg := f.config(cacheTTL)
+	// The mains write their EMF metric lines (to stdout, here to nowhere):
+	// their cost is the handlers' too.
+	cfg.Metrics = io.Discard
+	return inprocess.New(cfg, clients), clients
 }
 
 type lambdaHTTP func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)

@@ -45,5 +45,5 @@ func (s *Service) AppleNotificationHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.NewAppleNotificationHandler(r), nil
+	return httpapi.NewAppleNotificationHandler(r, s.observed("applenotifications")...), nil
 }

@@ -7,7 +7,9 @@ package inprocess
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,7 +21,9 @@ import (
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -38,6 +42,10 @@ type Config struct {
 	WebhookQueueURL  string
 	Webhook          WebhookConfig
 	Apple            AppleConfig
+	// Metrics receives the functions' EMF lines (os.Stdout for `make run`,
+	// as a Lambda writes them), each dimensioned by its function's short
+	// name; nil writes none.
+	Metrics io.Writer
 }
 
 // Clients are the AWS SDK clients.
@@ -90,18 +98,36 @@ type Service struct {
 	Stores    Stores
 	Directory transfer.Directory
 	Verifier  *auth.Verifier
+	// metricsOut is Config.Metrics, one line written at a time: the
+	// functions' emitters share it, as Lambdas share nothing but CloudWatch.
+	metricsOut io.Writer
 }
 
 // New wires the stores, the directory (cached unless AuthCacheTTL is 0) and
 // the JWT verifier.
 func New(cfg Config, c Clients, opts ...dynamo.Option) *Service {
 	stores := NewStores(dynamo.NewTable(c.DynamoDB, cfg.TableName, append([]dynamo.Option{dynamo.WithRetention(cfg.Retention)}, opts...)...))
-	return &Service{
+	s := &Service{
 		Config:    cfg,
 		Stores:    stores,
 		Directory: directorycache.New(stores.Directory, cfg.AuthCacheTTL, directorycache.DefaultChainTTL),
 		Verifier:  auth.NewVerifier(cfg.JWT),
 	}
+	if cfg.Metrics != nil {
+		s.metricsOut = &lockedWriter{w: cfg.Metrics}
+	}
+	return s
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // Acceptor is the transfer use case, enqueueing to q. Devices' signed
@@ -120,35 +146,69 @@ func (s *Service) Acceptor(q transfer.Queue, opts ...transfer.Option) *transfer.
 	return transfer.NewAcceptor(s.Directory, s.Stores.Accept, q, append(base, opts...)...)
 }
 
+// Meter is the metrics emitter of one function, by the short name its main
+// gives metrics.Lambda; nil (which emits nothing) without Config.Metrics.
+func (s *Service) Meter(function string) *metrics.Emitter {
+	if s.metricsOut == nil {
+		return nil
+	}
+	return metrics.New(s.metricsOut, function)
+}
+
+// observed is the handlers' WithObserver of a function, none without metrics.
+func (s *Service) observed(function string, opts ...httpapi.Option) []httpapi.Option {
+	if s.metricsOut == nil {
+		return opts
+	}
+	return append(opts, httpapi.WithObserver(telemetry.NewAPI(s.Meter(function))))
+}
+
 // TransferHandler serves POST /purchases/transfers.
 func (s *Service) TransferHandler(q transfer.Queue, opts ...transfer.Option) http.Handler {
-	return httpapi.NewTransferHandler(s.Acceptor(q, opts...), s.Verifier, httpapi.WithBasePath(s.Config.BasePath))
+	return httpapi.NewTransferHandler(s.Acceptor(q, opts...), s.Verifier, s.observed("transfer", httpapi.WithBasePath(s.Config.BasePath))...)
 }
 
 // StatusHandler serves GET /purchases/synchronizations/{id}.
 func (s *Service) StatusHandler() http.Handler {
-	return httpapi.NewStatusHandler(transfer.NewStatusReader(s.Directory, s.Stores.Syncs), s.Verifier)
+	return httpapi.NewStatusHandler(transfer.NewStatusReader(s.Directory, s.Stores.Syncs), s.Verifier, s.observed("status")...)
 }
 
-// Handler serves both endpoints, as the local runner does.
+// Handler serves both endpoints, as the local runner does: the transfer and
+// status functions' handlers side by side, as API Gateway routes them.
 func (s *Service) Handler(q transfer.Queue, opts ...transfer.Option) http.Handler {
-	return httpapi.NewHandler(s.Acceptor(q, opts...), transfer.NewStatusReader(s.Directory, s.Stores.Syncs), s.Verifier,
-		httpapi.WithBasePath(s.Config.BasePath))
+	mux := http.NewServeMux()
+	mux.Handle("/purchases/transfers", s.TransferHandler(q, opts...))
+	status := s.StatusHandler()
+	mux.Handle("/purchases/synchronizations", status)
+	mux.Handle("/purchases/synchronizations/", status)
+	return mux
 }
 
 // Processor is the processing use case.
 func (s *Service) Processor(opts ...transfer.Option) *transfer.Processor {
-	return transfer.NewProcessor(s.Stores.Work, append([]transfer.Option{transfer.WithMaxReceives(s.Config.MaxReceives)}, opts...)...)
+	base := []transfer.Option{transfer.WithMaxReceives(s.Config.MaxReceives)}
+	if s.metricsOut != nil {
+		base = append(base, transfer.WithNotifier(telemetry.NewFinalizations(s.Meter("processor"))))
+	}
+	return transfer.NewProcessor(s.Stores.Work, append(base, opts...)...)
 }
 
 // ProcessorBatchHandler is the SQS event handler of the processor.
 func (s *Service) ProcessorBatchHandler(opts ...transfer.Option) queue.BatchHandler {
-	return queue.TransferBatchHandler(s.Processor(opts...))
+	var h queue.JobHandler = s.Processor(opts...)
+	if s.metricsOut != nil {
+		h = telemetry.NewJobs(s.Meter("processor"), h, s.Config.MaxReceives)
+	}
+	return queue.TransferBatchHandler(h)
 }
 
 // Sweeper re-enqueues jobs lost between acceptance and the queue.
-func (s *Service) Sweeper(q transfer.Queue, opts ...transfer.Option) *transfer.Sweeper {
-	return transfer.NewSweeper(s.Stores.Sweep, q, s.Config.SweepGrace, opts...)
+func (s *Service) Sweeper(q transfer.Queue, opts ...transfer.Option) telemetry.Sweeper {
+	sw := transfer.NewSweeper(s.Stores.Sweep, q, s.Config.SweepGrace, opts...)
+	if s.metricsOut == nil {
+		return sw
+	}
+	return telemetry.NewRequeues(s.Meter("sweeper"), sw)
 }
 
 // Queue is the SQS sender of transfer jobs.

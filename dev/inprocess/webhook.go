@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
@@ -36,11 +37,15 @@ func (s *Service) WebhookAnnouncement(c Clients) []transfer.Option {
 }
 
 // Redispatcher is the sweeper's webhook part; nil when no webhook queue is set.
-func (s *Service) Redispatcher(c Clients) *webhook.Redispatcher {
+func (s *Service) Redispatcher(c Clients) telemetry.Sweeper {
 	if s.Config.WebhookQueueURL == "" {
 		return nil
 	}
-	return webhook.NewRedispatcher(s.Stores.Events, s.WebhookQueue(c), s.Config.SweepGrace)
+	r := webhook.NewRedispatcher(s.Stores.Events, s.WebhookQueue(c), s.Config.SweepGrace)
+	if s.metricsOut == nil {
+		return r
+	}
+	return telemetry.NewRedispatches(s.Meter("sweeper"), r)
 }
 
 // WebhookEndpoints manages endpoints, sealing their secrets with key.
@@ -61,10 +66,15 @@ func (s *Service) WebhookWorker(c Clients) (*webhook.Worker, error) {
 	}
 	endpoints := webhook.NewEndpoints(s.Stores.Endpoints, sealer, wc.Egress)
 	q := s.WebhookQueue(c)
-	sender := webhook.NewSender(wc.Egress, wc.AttemptTimeout)
+	var sender webhook.AttemptSender = webhook.NewSender(wc.Egress, wc.AttemptTimeout)
+	var parker webhook.Parker = q
+	if s.metricsOut != nil {
+		sender = telemetry.NewAttempts(s.Meter("webhook"), sender)
+		parker = telemetry.NewGiveUps(s.Meter("webhook"), q)
+	}
 	return webhook.NewWorker(
 		webhook.NewDispatcher(s.Stores.Events, s.Stores.Endpoints, q),
-		webhook.NewDeliverer(s.Stores.Deliveries, q, endpoints, sealer, sender,
+		webhook.NewDeliverer(s.Stores.Deliveries, parker, endpoints, sealer, sender,
 			webhook.WithRetryPolicy(wc.Retry), webhook.WithAttemptTimeout(wc.AttemptTimeout)),
 	), nil
 }

@@ -50,6 +50,8 @@ type hookConfig struct {
 	// silentProcessor runs the processor without its announcement, as if
 	// every hand-off to the webhook queue failed.
 	silentProcessor bool
+	// metrics receives the functions' EMF lines.
+	metrics *emfSink
 }
 
 func newHookEnv(t *testing.T, hc hookConfig) *hookEnv {
@@ -66,6 +68,9 @@ func newHookEnv(t *testing.T, hc hookConfig) *hookEnv {
 	// A handler error (not a scheduled retry) comes back after 5 s, not 180.
 	e := newEnv(t, func(c *envConfig) {
 		c.resources = append(c.resources, localaws.WithQueueOverride(webhookQueueID, 5, 50))
+		if hc.metrics != nil {
+			c.cfg.Metrics = hc.metrics
+		}
 	})
 	key, _ := webhook.NewSealingKey()
 	e.svc.Config.WebhookQueueURL = e.res.QueueURLs[webhookQueueID]

@@ -16,6 +16,8 @@ import (
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/metrics"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 )
 
 func main() {
@@ -25,6 +27,7 @@ func main() {
 	// Configuration: the variables template.yaml gives this function.
 	cfg := config.Must(config.ReadAppleNotifications(os.Getenv))
 	awsCfg := config.Must(config.AWS())
+	meter := metrics.Lambda("applenotifications")
 
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
@@ -38,6 +41,6 @@ func main() {
 	receiver := appstore.NewReceiver(verifier, directory, dynamo.NewNotificationStore(table, cfg.Retention))
 
 	// Handler.
-	handler := httpapi.NewAppleNotificationHandler(receiver)
+	handler := httpapi.NewAppleNotificationHandler(receiver, httpapi.WithObserver(telemetry.NewAPI(meter)))
 	lambda.Start(httpapi.LambdaHandler(handler, cfg.BasePath))
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
 )
@@ -23,6 +25,7 @@ func main() {
 	// Configuration: the variables template.yaml gives this function.
 	cfg := config.Must(config.ReadProcessor(os.Getenv))
 	awsCfg := config.Must(config.AWS())
+	meter := metrics.Lambda("processor")
 
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
@@ -30,7 +33,7 @@ func main() {
 
 	// Adapters.
 	table := dynamo.NewTable(db, cfg.TableName)
-	opts := []transfer.Option{transfer.WithMaxReceives(cfg.MaxReceives)}
+	opts := []transfer.Option{transfer.WithMaxReceives(cfg.MaxReceives), transfer.WithNotifier(telemetry.NewFinalizations(meter))}
 	if cfg.WebhookQueueURL != "" {
 		// Each committed finalization's event is announced to the webhook
 		// queue at once; without the queue the sweeper finds it later.
@@ -42,5 +45,5 @@ func main() {
 	processor := transfer.NewProcessor(dynamo.NewWorkStore(table), opts...)
 
 	// Handler.
-	lambda.Start(queue.TransferBatchHandler(processor))
+	lambda.Start(queue.TransferBatchHandler(telemetry.NewJobs(meter, processor, cfg.MaxReceives)))
 }

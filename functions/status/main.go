@@ -14,6 +14,8 @@ import (
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/metrics"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -24,6 +26,7 @@ func main() {
 	// Configuration: the variables template.yaml gives this function.
 	cfg := config.Must(config.ReadStatus(os.Getenv))
 	awsCfg := config.Must(config.AWS())
+	meter := metrics.Lambda("status")
 
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
@@ -36,6 +39,6 @@ func main() {
 	reader := transfer.NewStatusReader(directory, dynamo.NewSyncReader(table))
 
 	// Handler.
-	handler := httpapi.NewStatusHandler(reader, auth.NewVerifier(cfg.JWT))
+	handler := httpapi.NewStatusHandler(reader, auth.NewVerifier(cfg.JWT), httpapi.WithObserver(telemetry.NewAPI(meter)))
 	lambda.Start(httpapi.LambdaHandler(handler, cfg.BasePath))
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/deadline"
 	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
 )
@@ -28,6 +30,7 @@ func main() {
 	// Configuration: the variables template.yaml gives this function.
 	cfg := config.Must(config.ReadSweeper(os.Getenv))
 	awsCfg := config.Must(config.AWS())
+	meter := metrics.Lambda("sweeper")
 
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
@@ -35,11 +38,12 @@ func main() {
 
 	// Adapters and domain.
 	table := dynamo.NewTable(db, cfg.TableName)
-	sweeper := transfer.NewSweeper(dynamo.NewSweepStore(table), queue.NewSender(sqsClient, cfg.TransferQueueURL), cfg.SweepGrace)
-	var redispatcher *webhook.Redispatcher
+	sweeper := telemetry.NewRequeues(meter,
+		transfer.NewSweeper(dynamo.NewSweepStore(table), queue.NewSender(sqsClient, cfg.TransferQueueURL), cfg.SweepGrace))
+	var redispatcher telemetry.Sweeper
 	if cfg.WebhookQueueURL != "" {
-		redispatcher = webhook.NewRedispatcher(dynamo.NewEventStore(table),
-			queue.NewWebhookQueue(sqsClient, cfg.WebhookQueueURL, ""), cfg.SweepGrace)
+		redispatcher = telemetry.NewRedispatches(meter, webhook.NewRedispatcher(dynamo.NewEventStore(table),
+			queue.NewWebhookQueue(sqsClient, cfg.WebhookQueueURL, ""), cfg.SweepGrace))
 	}
 
 	// Handler.

@@ -16,7 +16,9 @@ import (
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -27,6 +29,7 @@ func main() {
 	// Configuration: the variables template.yaml gives this function.
 	cfg := config.Must(config.ReadTransfer(os.Getenv))
 	awsCfg := config.Must(config.AWS())
+	meter := metrics.Lambda("transfer")
 
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
@@ -44,6 +47,7 @@ func main() {
 		transfer.WithLockLease(cfg.LockLease), transfer.WithSignedTransactionVerifier(signed))
 
 	// Handler.
-	handler := httpapi.NewTransferHandler(acceptor, auth.NewVerifier(cfg.JWT), httpapi.WithBasePath(cfg.BasePath))
+	handler := httpapi.NewTransferHandler(acceptor, auth.NewVerifier(cfg.JWT), httpapi.WithBasePath(cfg.BasePath),
+		httpapi.WithObserver(telemetry.NewAPI(meter)))
 	lambda.Start(httpapi.LambdaHandler(handler, cfg.BasePath))
 }

@@ -12,7 +12,9 @@ import (
 
 	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/dynamo"
+	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
 )
@@ -24,6 +26,7 @@ func main() {
 	// Configuration: the variables template.yaml gives this function.
 	cfg := config.Must(config.ReadWebhook(os.Getenv))
 	awsCfg := config.Must(config.AWS())
+	meter := metrics.Lambda("webhook")
 
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
@@ -36,12 +39,12 @@ func main() {
 	sealer := config.Must(webhook.NewSealer(cfg.SealingKey))
 	endpointStore := dynamo.NewEndpointStore(table)
 	endpoints := webhook.NewEndpoints(endpointStore, sealer, policy)
-	sender := webhook.NewSender(policy, cfg.AttemptTimeout)
+	sender := telemetry.NewAttempts(meter, webhook.NewSender(policy, cfg.AttemptTimeout))
 
 	// Domain.
 	worker := webhook.NewWorker(
 		webhook.NewDispatcher(dynamo.NewEventStore(table), endpointStore, webhookQueue),
-		webhook.NewDeliverer(dynamo.NewDeliveryStore(table), webhookQueue, endpoints, sealer, sender,
+		webhook.NewDeliverer(dynamo.NewDeliveryStore(table), telemetry.NewGiveUps(meter, webhookQueue), endpoints, sealer, sender,
 			webhook.WithRetryPolicy(cfg.Retry), webhook.WithAttemptTimeout(cfg.AttemptTimeout)),
 	)
 

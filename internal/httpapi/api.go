@@ -40,6 +40,7 @@ type Option func(*options)
 
 type options struct {
 	basePath string
+	observer Observer
 }
 
 // WithBasePath is the path prefix the API is published under (e.g.
@@ -54,23 +55,24 @@ func NewTransferHandler(a Acceptor, v JWTVerifier, opts ...Option) http.Handler 
 	o := buildOptions(opts)
 	mux := http.NewServeMux()
 	mux.Handle("POST "+pathTransfers, transferHandler{accept: a, verify: v, basePath: o.basePath})
-	return withRequestContext(mux)
+	return withRequestContext(EndpointTransfer, o, mux)
 }
 
-// NewStatusHandler serves GET /purchases/synchronizations/{id}.
-func NewStatusHandler(s StatusReader, v JWTVerifier) http.Handler {
+// NewStatusHandler serves GET /purchases/synchronizations/{id}. Of its
+// options only WithObserver matters.
+func NewStatusHandler(s StatusReader, v JWTVerifier, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+pathSynchronizations+"{id...}", statusHandler{status: s, verify: v})
 	mux.Handle("GET "+strings.TrimSuffix(pathSynchronizations, "/"), statusHandler{status: s, verify: v})
-	return withRequestContext(mux)
+	return withRequestContext(EndpointStatus, buildOptions(opts), mux)
 }
 
 // NewHandler serves both endpoints, as the local runner does.
 func NewHandler(a Acceptor, s StatusReader, v JWTVerifier, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(pathTransfers, NewTransferHandler(a, v, opts...))
-	mux.Handle(strings.TrimSuffix(pathSynchronizations, "/"), NewStatusHandler(s, v))
-	mux.Handle(pathSynchronizations, NewStatusHandler(s, v))
+	mux.Handle(strings.TrimSuffix(pathSynchronizations, "/"), NewStatusHandler(s, v, opts...))
+	mux.Handle(pathSynchronizations, NewStatusHandler(s, v, opts...))
 	return mux
 }
 
@@ -123,6 +125,9 @@ func (h transferHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := accepted.Synchronization.ID
+	if a := noted(r.Context()); a != nil {
+		a.SynchronizationID, a.Replayed = id, accepted.Replayed
+	}
 	w.Header().Set("Location", h.basePath+pathSynchronizations+url.PathEscape(id))
 	writeJSON(w, http.StatusAccepted, acceptedBody{SynchronizationID: id})
 }
@@ -161,6 +166,9 @@ func (h statusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if a := noted(r.Context()); a != nil {
+		a.SynchronizationID, a.SyncStatus = sync.ID, sync.Status
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, newStatusBody(sync))
 }
@@ -192,16 +200,19 @@ const FunctionTimeout = 10 * time.Second
 
 // withRequestContext gives every request a request id (the Lambda one when
 // running in Lambda) and a deadline for its work (deadline.ForWork: the
-// invocation's, less the margin to answer), and turns a panic into a 500
-// with the documented body.
-func withRequestContext(next http.Handler) http.Handler {
+// invocation's, less the margin to answer), turns a panic into a 500 with
+// the documented body, and tells the observer, if any, how the request was
+// answered.
+func withRequestContext(endpoint string, o options, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := deadline.ForWork(r.Context(), FunctionTimeout)
 		defer cancel()
 		if _, ok := lambdacontext.FromContext(ctx); !ok {
 			ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: rand.Text()})
 		}
+		ctx, w, observed := observing(ctx, w, endpoint, o.observer)
 		r = r.WithContext(ctx)
+		defer observed()
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -26,11 +26,12 @@ const MaxNotificationBytes = 256 << 10
 
 // NewAppleNotificationHandler serves POST /apple/notifications/{publisherId}
 // (docs/contract.md §6). There is no credential header: Apple sends none, and
-// the signed payload is its own proof.
-func NewAppleNotificationHandler(rcv NotificationReceiver) http.Handler {
+// the signed payload is its own proof. Of its options only WithObserver
+// matters.
+func NewAppleNotificationHandler(rcv NotificationReceiver, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+pathAppleNotifications+"{publisherId}", appleHandler{receive: rcv})
-	return withRequestContext(mux)
+	return withRequestContext(EndpointApple, buildOptions(opts), mux)
 }
 
 type appleHandler struct {
@@ -58,6 +59,9 @@ func (h appleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, r, err)
 		return
+	}
+	if a := noted(r.Context()); a != nil {
+		a.Outcome = outcome
 	}
 	writeJSON(w, http.StatusOK, receivedBody{Outcome: outcome})
 }

@@ -60,6 +60,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		slog.InfoContext(ctx, "request refused", "code", e.Code, "status", status)
 	}
+	if a := noted(ctx); a != nil {
+		a.Code = e.Code
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer, X-Publisher-Token`)
 	}

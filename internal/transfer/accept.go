@@ -50,7 +50,7 @@ type options struct {
 	newID       func() string
 	lease       time.Duration
 	maxReceives int
-	notifier    Notifier
+	notifiers   notifiers
 	signed      SignedTransactionVerifier
 }
 
@@ -67,8 +67,11 @@ func WithLockLease(d time.Duration) Option { return func(o *options) { o.lease =
 // which a still-failing job is finalized TRANSFER_FAILED.
 func WithMaxReceives(n int) Option { return func(o *options) { o.maxReceives = n } }
 
-// WithNotifier is told of every finalized synchronization.
-func WithNotifier(n Notifier) Option { return func(o *options) { o.notifier = n } }
+// WithNotifier is told of every finalized synchronization; each notifier of
+// several WithNotifier options is, in their order.
+func WithNotifier(n Notifier) Option {
+	return func(o *options) { o.notifiers = append(o.notifiers, n) }
+}
 
 func buildOptions(opts []Option) options {
 	o := options{
@@ -76,7 +79,6 @@ func buildOptions(opts []Option) options {
 		newID:       rand.Text, // 26 base32 characters, 130 random bits
 		lease:       DefaultLockLease,
 		maxReceives: 5,
-		notifier:    noNotifier{},
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -210,6 +212,11 @@ func refuseConflict(c *OpenConflict, attempted Synchronization) (Accepted, error
 	return Accepted{}, Internal(CodeStorageFailure, errors.New("open refused without a reason"))
 }
 
-type noNotifier struct{}
+// notifiers tells each of its notifiers.
+type notifiers []Notifier
 
-func (noNotifier) Finalized(context.Context, Synchronization) {}
+func (ns notifiers) Finalized(ctx context.Context, s Synchronization) {
+	for _, n := range ns {
+		n.Finalized(ctx, s)
+	}
+}

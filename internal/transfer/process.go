@@ -27,7 +27,7 @@ type Processor struct {
 // NewProcessor wires the processing rules to their ports.
 func NewProcessor(s WorkStore, opts ...Option) *Processor {
 	o := buildOptions(opts)
-	return &Processor{store: s, notifier: o.notifier, now: o.now, maxReceives: o.maxReceives}
+	return &Processor{store: s, notifier: o.notifiers, now: o.now, maxReceives: o.maxReceives}
 }
 
 // Handle processes one delivery of a job. receiveCount is the queue's count of

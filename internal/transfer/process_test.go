@@ -671,3 +671,19 @@ func TestProcessorGiveUpLosingTheRaceDoesNotNotify(t *testing.T) {
 		t.Errorf("stored record = %+v, want the other delivery's result", s)
 	}
 }
+
+// Several WithNotifier options are each told, in order (the webhook
+// announcer and the metrics).
+func TestProcessorTellsEveryNotifier(t *testing.T) {
+	t.Parallel()
+	f := newProcFixture(t, 5)
+	second := &memstore.Notifier{}
+	proc := transfer.NewProcessor(f.mem, transfer.WithClock(func() time.Time { return procNow }),
+		transfer.WithNotifier(f.notifier), transfer.WithNotifier(second))
+	if err := proc.Handle(context.Background(), testJob, 1); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if a, b := f.notifier.Synchronizations(), second.Synchronizations(); len(a) != 1 || len(b) != 1 || a[0] != b[0] {
+		t.Errorf("notifications %v and %v, want the finalized record once each", a, b)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,7 @@ func main() {
 	var external inprocess.Endpoints
 	flag.StringVar(&external.DynamoDB, "dynamodb", "", "use this running DynamoDB (e.g. http://localhost:8000) instead of starting DynamoDB Local; needs -sqs")
 	flag.StringVar(&external.SQS, "sqs", "", "use this running SQS (e.g. http://localhost:9324) instead of starting ElasticMQ; needs -dynamodb")
+	printMetrics := flag.Bool("metrics", true, "print the functions' CloudWatch EMF metric lines on standard output, as each Lambda writes them to its log")
 	flag.Parse()
 	if (external.DynamoDB == "") != (external.SQS == "") {
 		fmt.Fprintln(os.Stderr, "local: -dynamodb and -sqs go together")
@@ -51,13 +53,17 @@ func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *stateDir, external); err != nil {
+	var metricsOut io.Writer
+	if *printMetrics {
+		metricsOut = os.Stdout
+	}
+	if err := run(ctx, *addr, *stateDir, external, metricsOut); err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoints) error {
+func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoints, metricsOut io.Writer) error {
 	// Fail before starting anything if the API's port is taken.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -110,6 +116,7 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		WebhookQueueURL:  res.QueueURLs[webhookQueueID],
 		Webhook:          webhookCfg,
 		Apple:            inprocess.AppleConfig{Roots: appleRoot.authority.Pool()},
+		Metrics:          metricsOut,
 	}
 	svc := inprocess.New(cfg, stack.Clients)
 	seeded, err := demoseed.Seed(ctx, svc.Stores.Operator, time.Now())
@@ -245,6 +252,8 @@ Other cases: TX_EXPIRED (RECEIVED_EXPIRED_PURCHASE), TX_UNKNOWN (TRANSACTION_ID_
 INACTIVE_PUBLISHER_TOKEN (SK2C0004), MIGRATING_PUBLISHER_TOKEN (SK2C0005).
 (curl -d sends a form Content-Type unless told otherwise; the API refuses it with REQ0004.)
 The AWS CLI reaches the emulators with the same file: aws dynamodb scan --table-name "$TABLE_NAME"
+The JSON lines with "_aws" printed below are the functions' metrics (CloudWatch EMF), as each
+Lambda writes them to its log (docs/operations.md); go run ./dev/cmd/local -metrics=false omits them.
 
 `, apiURL, took.Seconds(), envFile, envFile)
 }
