@@ -145,10 +145,10 @@ var errBoom = errors.New("boom: an AWS error text that must not reach the client
 func (w *world) handler(opts ...httpapi.Option) http.Handler {
 	acceptor := transfer.NewAcceptor(w, w, w, transfer.WithIDGenerator(func() string { return "GENERATEDID234567ABCDEFGHIJ" }),
 		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: appleVerifier}))
-	mux := http.NewServeMux()
+	var mux httpapi.Routes
 	mux.Handle("/", httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Secret: jwtSecret}), opts...))
-	mux.Handle("/apple/notifications/", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
-	return mux
+	mux.Handle("/apple/notifications", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
+	return &mux
 }
 
 // request is one HTTP request.

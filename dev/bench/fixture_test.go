@@ -224,8 +224,7 @@ func (f *fixture) statusEvent() events.APIGatewayV2HTTPRequest {
 
 // sqsEvent is one delivery of a job, as the event source mapping sends it.
 func sqsEvent(job transfer.Job) events.SQSEvent {
-	body := `{"publisherId":` + strconv.FormatInt(int64(job.PublisherID), 10) + `,"synchronizationId":"` + job.SynchronizationID +
-		`","transactionId":"` + job.TransactionID + `","originalTransactionId":"` + job.OriginalTransactionID + `"}`
+	body := `{"publisherId":` + strconv.FormatInt(int64(job.PublisherID), 10) + `,"synchronizationId":"` + job.SynchronizationID + `"}`
 	return events.SQSEvent{Records: []events.SQSMessage{{
 		MessageId: "bench-message", ReceiptHandle: "bench-receipt", Body: body, EventSource: "aws:sqs",
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, AWSRegion: region,

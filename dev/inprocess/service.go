@@ -176,12 +176,10 @@ func (s *Service) StatusHandler() http.Handler {
 // Handler serves both endpoints, as the local runner does: the transfer and
 // status functions' handlers side by side, as API Gateway routes them.
 func (s *Service) Handler(q transfer.Queue, opts ...transfer.Option) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/purchases/transfers", s.TransferHandler(q, opts...))
-	status := s.StatusHandler()
-	mux.Handle("/purchases/synchronizations", status)
-	mux.Handle("/purchases/synchronizations/", status)
-	return mux
+	var routes httpapi.Routes
+	routes.Handle("/purchases/transfers", s.TransferHandler(q, opts...))
+	routes.Handle("/purchases/synchronizations", s.StatusHandler())
+	return &routes
 }
 
 // Processor is the processing use case.

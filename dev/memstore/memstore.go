@@ -356,8 +356,8 @@ func (s *Store) Get(ctx context.Context, p transfer.PublisherID, id string) (tra
 }
 
 // Load reads a job's snapshot like the DynamoDB WorkStore: nothing but a nil
-// Sync when the record is missing; the chain lock only when the job names
-// the chain; otherwise the chain resolved from the transactionId.
+// Sync when the record is missing; the chain lock only when the record names
+// the chain; otherwise the chain resolved from the record's transactionId.
 func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, error) {
 	if h := s.enter("Load").Load; h != nil {
 		if err := h(ctx, job); err != nil {
@@ -374,22 +374,25 @@ func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, 
 	}
 	sync := rec.s
 	snap.Sync = &sync
+	// The transactionId and chain are the record's, as in the DynamoDB
+	// adapter: the job only names the record.
+	tx, otx := sync.TransactionID, sync.OriginalTransactionID
 	held := func(l transfer.LockKey) {
-		if lock, ok := s.locks[l]; ok && lock.syncID == job.SynchronizationID {
+		if lock, ok := s.locks[l]; ok && lock.syncID == sync.ID {
 			snap.HeldLocks = append(snap.HeldLocks, l)
 		}
 	}
-	held(transfer.LockKey{PublisherID: p, TransactionID: job.TransactionID})
-	if job.OriginalTransactionID != "" {
-		snap.OriginalTransactionID = job.OriginalTransactionID
-		held(transfer.LockKey{PublisherID: p, OriginalTransactionID: job.OriginalTransactionID})
-		if pur, ok := s.purchases[chainKey{p, job.OriginalTransactionID}]; ok {
+	held(transfer.LockKey{PublisherID: p, TransactionID: tx})
+	if otx != "" {
+		snap.OriginalTransactionID = otx
+		held(transfer.LockKey{PublisherID: p, OriginalTransactionID: otx})
+		if pur, ok := s.purchases[chainKey{p, otx}]; ok {
 			pur := clonePurchase(pur)
 			snap.Purchase = &pur
 		}
 		return snap, nil
 	}
-	otx, pur := s.chainOf(p, job.TransactionID)
+	otx, pur := s.chainOf(p, tx)
 	snap.OriginalTransactionID = otx
 	switch {
 	case otx == "":

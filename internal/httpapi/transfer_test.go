@@ -399,19 +399,6 @@ func TestTransferLocationServesTheSameID(t *testing.T) {
 	}
 }
 
-// A Correlation-Id of "." or ".." would be a dot segment in the status URL,
-// which clients and routers normalize away: it is refused up front (ext).
-func TestTransferRefusesDotCorrelationIDs(t *testing.T) {
-	t.Parallel()
-	for _, id := range []string{".", ".."} {
-		h := httpapi.NewHandler(&fakeAcceptor{}, &fakeStatusReader{}, &fakeVerifier{})
-		rec := serve(h, http.MethodPost, transfersPath, validBody, tokenHeaders("Correlation-Id", id))
-		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"REQ0004"`) {
-			t.Errorf("POST with Correlation-Id %q: %d %s, want 400 REQ0004", id, rec.Code, rec.Body)
-		}
-	}
-}
-
 func TestTransferErrorCodesToHTTP(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
