@@ -91,7 +91,7 @@ func (w *world) Lookup(_ context.Context, keys transfer.LookupKeys) (transfer.Lo
 	return transfer.Lookup{Publisher: &p, TokenValid: keys.TokenHash != "" && !w.tokenInvalid}, nil
 }
 
-func (w *world) Open(context.Context, transfer.Synchronization, time.Time) error {
+func (w *world) Open(context.Context, transfer.Synchronization, time.Time, transfer.Limits) error {
 	if w.openPanic {
 		panic("store exploded")
 	}

@@ -95,9 +95,9 @@ func newFixture(tb testing.TB) *fixture {
 	open := func(id string) transfer.Synchronization {
 		s := transfer.Synchronization{
 			PublisherID: f.publisher, ID: id, RequestHash: "bench", TransactionID: f.tx, OriginalTransactionID: f.otx,
-			Target: f.target, IPAddress: "203.0.113.7", Status: transfer.StatusProcessing, CreatedAt: now, UpdatedAt: now,
+			Target: f.target, IPAddress: "203.0.113.7", Status: transfer.StatusProcessing, Counted: true, CreatedAt: now, UpdatedAt: now,
 		}
-		steps = append(steps, stores.Accept.Open(ctx, s, now.Add(transfer.DefaultLockLease)))
+		steps = append(steps, stores.Accept.Open(ctx, s, now.Add(transfer.DefaultLockLease), transfer.Limits{}))
 		return s
 	}
 	// Status reads a finalized record, the largest one.

@@ -42,6 +42,9 @@ type Config struct {
 	WebhookQueueURL  string
 	Webhook          WebhookConfig
 	Apple            AppleConfig
+	// Limits bound the unfinished synchronizations (REQ0007); the zero value
+	// bounds none (the mains read the template's, transfer.DefaultLimits).
+	Limits transfer.Limits
 	// Metrics receives the functions' EMF lines (os.Stdout for `make run`,
 	// as a Lambda writes them), each dimensioned by its function's short
 	// name; nil writes none.
@@ -141,6 +144,7 @@ func (s *Service) Acceptor(q transfer.Queue, opts ...transfer.Option) *transfer.
 	}
 	base := []transfer.Option{
 		transfer.WithLockLease(s.Config.LockLease),
+		transfer.WithLimits(s.Config.Limits),
 		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: v}),
 	}
 	return transfer.NewAcceptor(s.Directory, s.Stores.Accept, q, append(base, opts...)...)

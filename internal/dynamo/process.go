@@ -93,8 +93,8 @@ func (s *WorkStore) Load(ctx context.Context, job transfer.Job) (transfer.Snapsh
 
 // Finalize applies a decided result in one transaction: the record becomes
 // finalized, the purchase changes owner (with its history entry and the
-// target's activity) when it was transferred, the locks are released, and
-// the webhook event is recorded.
+// target's activity) when it was transferred, the locks are released, the
+// webhook event is recorded, and the synchronization is uncounted.
 // The first item's condition makes a redelivered job a no-op.
 func (s *WorkStore) Finalize(ctx context.Context, f transfer.Finalization) error {
 	sync := f.Sync
@@ -177,6 +177,12 @@ func (s *WorkStore) Finalize(ctx context.Context, f transfer.Finalization) error
 		}
 		items = append(items, outbox)
 	}
+	// Only the delivery whose transaction finalizes the record uncounts it.
+	uncount, err := s.uncount(sync)
+	if err != nil {
+		return err
+	}
+	items = append(items, uncount...)
 
 	reasons, err := s.transact(ctx, items)
 	if reasons == nil {

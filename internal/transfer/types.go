@@ -156,6 +156,12 @@ type Synchronization struct {
 	OfferID       string
 	PreviousOwner CustomerID
 	Attempts      int
+	// Counted is true when the synchronization was counted, as it was
+	// opened, among its target customer's and its publisher's unfinished
+	// ones (the bounds of Limits): the transaction that finalizes it, or the
+	// rollback that removes it, uncounts it there, once. False only for
+	// records opened before the service counted them.
+	Counted bool
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

@@ -110,6 +110,7 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		JWT:              auth.JWTConfig{HS256Secret: []byte(jwtSecret)},
 		AuthCacheTTL:     directorycache.DefaultTTL,
 		LockLease:        transfer.DefaultLockLease,
+		Limits:           transfer.DefaultLimits,
 		MaxReceives:      transferMaxReceives(stack),
 		Retention:        dynamo.DefaultRetention,
 		SweepGrace:       transfer.DefaultSweepGrace,
