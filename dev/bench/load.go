@@ -203,7 +203,13 @@ func (e *Env) seed(ctx context.Context, purchases int) error {
 		return err
 	}
 	e.owner = 900000001
-	e.targets = []transfer.CustomerID{900000002, 900000003, 900000004}
+	// Transfers go to many customers, as they do in use: each one's count of
+	// unfinished synchronizations is one item (REQ0007), which transfers to
+	// the same customer would contend for at once.
+	e.targets = make([]transfer.CustomerID, 64)
+	for i := range e.targets {
+		e.targets[i] = transfer.CustomerID(900000002 + i)
+	}
 	if err := store.PutCustomers(ctx, e.publisher, append([]transfer.CustomerID{e.owner}, e.targets...)...); err != nil {
 		return err
 	}

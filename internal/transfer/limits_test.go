@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/memstore"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -162,5 +163,33 @@ func TestAcceptRollbackUncounts(t *testing.T) {
 	f.queue.SetHook(nil)
 	if _, err := f.accept(t, validRequest(), ""); err != nil {
 		t.Errorf("the retry: %v", err)
+	}
+}
+
+// TestGiveUpUncounts: a synchronization finalized TRANSFER_FAILED on its
+// last delivery is uncounted like any other.
+func TestGiveUpUncounts(t *testing.T) {
+	t.Parallel()
+	f := newAcceptFixture(t, livePublisher(), transfer.WithLimits(transfer.Limits{PerCustomer: 1}))
+	got, err := f.accept(t, validRequest(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	finalizes := 0
+	f.mem.SetHooks(memstore.Hooks{Finalize: func(context.Context, transfer.Finalization) error {
+		if finalizes++; finalizes == 1 {
+			return errors.New("dynamodb: throttled")
+		}
+		return nil
+	}})
+	proc := transfer.NewProcessor(f.mem, transfer.WithMaxReceives(5), transfer.WithClock(func() time.Time { return testNow }))
+	if err := proc.Handle(context.Background(), transfer.JobOf(got.Synchronization), 5); err == nil {
+		t.Fatal("the failed last delivery reported success")
+	}
+	if s, _, _ := f.mem.Get(context.Background(), testPublisher, got.Synchronization.ID); s.Result != transfer.ResultTransferFailed {
+		t.Fatalf("result %q, want TRANSFER_FAILED", s.Result)
+	}
+	if c, p := f.mem.Unfinished(testPublisher, testTarget); c != 0 || p != 0 {
+		t.Errorf("counts after TRANSFER_FAILED = %d, %d, want 0", c, p)
 	}
 }
