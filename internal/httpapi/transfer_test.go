@@ -188,8 +188,8 @@ func TestTransferInvalidBody(t *testing.T) {
 		{"null customer", `{"cleengCustomerId":null,"transactionId":"tx-1"}`, []string{cust}},
 		{"customer as string", `{"cleengCustomerId":"42","transactionId":"tx-1"}`, []string{cust}},
 		{"customer as float", `{"cleengCustomerId":42.5,"transactionId":"tx-1"}`, []string{cust}},
-		{"customer as 42.0", `{"cleengCustomerId":42.0,"transactionId":"tx-1"}`, []string{cust}},
-		{"customer as 1e3", `{"cleengCustomerId":1e3,"transactionId":"tx-1"}`, []string{cust}},
+		{"customer as 42.5e-1", `{"cleengCustomerId":42.5e-1,"transactionId":"tx-1"}`, []string{cust}},
+		{"customer as 1e19", `{"cleengCustomerId":1e19,"transactionId":"tx-1"}`, []string{cust}},
 		{"customer zero", `{"cleengCustomerId":0,"transactionId":"tx-1"}`, []string{cust}},
 		{"customer minus zero", `{"cleengCustomerId":-0,"transactionId":"tx-1"}`, []string{cust}},
 		{"customer negative", `{"cleengCustomerId":-1,"transactionId":"tx-1"}`, []string{cust}},
@@ -260,6 +260,8 @@ func TestTransferValidBodies(t *testing.T) {
 		want transfer.Request
 	}{
 		{"exactly 16 KiB", exact, transfer.Request{Target: 42, TransactionID: "tx-1"}},
+		{"customer as 42.0", `{"cleengCustomerId":42.0,"transactionId":"tx-1"}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
+		{"customer as 4.2e1", `{"cleengCustomerId":4.2e1,"transactionId":"tx-1"}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
 		{"unknown fields ignored", `{"cleengCustomerId":42,"transactionId":"tx-1","offerId":"S1","nested":{"a":[1,2]}}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
 		{"no ip", `{"cleengCustomerId":42,"transactionId":"tx-1"}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
 		{"null ip", `{"cleengCustomerId":42,"transactionId":"tx-1","ipAddress":null}`, transfer.Request{Target: 42, TransactionID: "tx-1"}},
