@@ -314,10 +314,12 @@ func TestWebhookDelivered(t *testing.T) {
 	if id := got.header.Get("webhook-id"); id != d.EventID || id != transfer.EventID(s) {
 		t.Errorf("webhook-id %q, delivery event %q, synchronization event %q", id, d.EventID, transfer.EventID(s))
 	}
-	ev, err := h.svc.Stores.Events.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: s.ID})
-	if err != nil || ev == nil || !ev.Dispatched {
-		t.Errorf("event = %+v, %v; want it recorded and dispatched", ev, err)
-	}
+	// The dispatcher marks the event dispatched after it has fanned it out,
+	// so the delivery can come first: wait for the mark, with a deadline.
+	testkit.Eventually(t, "the event recorded and marked dispatched", 10*time.Second, func() bool {
+		ev, err := h.svc.Stores.Events.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: s.ID})
+		return err == nil && ev != nil && ev.Dispatched
+	})
 	h.drained(5 * time.Second)
 	if n := len(rc.requests()); n != 1 {
 		t.Errorf("%d requests, want exactly 1", n)
