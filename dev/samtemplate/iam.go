@@ -93,7 +93,7 @@ func parseFunctionIAM(props json.RawMessage) (functionIAM, error) {
 		s, _ := p.Role.(string)
 		id, ok := strings.CutPrefix(s, getAttPrefix)
 		if !ok || !strings.HasSuffix(id, ".Arn") {
-			return f, fmt.Errorf("Role must be !GetAtt <AWS::IAM::Role>.Arn, got %v", p.Role)
+			return f, fmt.Errorf("property Role must be !GetAtt <AWS::IAM::Role>.Arn, got %v", p.Role)
 		}
 		f.role = strings.TrimSuffix(id, ".Arn")
 	}
