@@ -187,7 +187,7 @@ func (r *envReader) api() API {
 			JWKSURL:     r.getenv("JWT_JWKS_URL"),
 			Issuer:      r.getenv("JWT_ISSUER"),
 			Audience:    r.getenv("JWT_AUDIENCE"),
-			MaxLifetime: r.seconds("JWT_MAX_LIFETIME_SECONDS", auth.DefaultMaxLifetime),
+			MaxLifetime: r.jwtMaxLifetime(),
 		},
 		AuthCacheTTL: r.seconds("AUTH_CACHE_TTL_SECONDS", directorycache.DefaultTTL),
 		Environment:  r.getenv("CONFIG_ENV"),
@@ -199,9 +199,6 @@ func (r *envReader) api() API {
 		if err := auth.CheckJWKSURL(c.JWT.JWKSURL); err != nil {
 			r.errs = append(r.errs, fmt.Errorf("JWT_JWKS_URL: %w", err))
 		}
-	}
-	if c.JWT.MaxLifetime <= 0 {
-		r.errs = append(r.errs, errors.New("JWT_MAX_LIFETIME_SECONDS must be positive"))
 	}
 	switch c.Environment {
 	case "":
@@ -242,6 +239,25 @@ func (r *envReader) integer(name string, def int) int {
 		return def
 	}
 	return n
+}
+
+// jwtMaxLifetime is JWT_MAX_LIFETIME_SECONDS: the longest exp - iat a
+// customer JWT may have.
+func (r *envReader) jwtMaxLifetime() time.Duration {
+	d := r.seconds("JWT_MAX_LIFETIME_SECONDS", auth.DefaultMaxLifetime)
+	if d <= 0 {
+		r.errs = append(r.errs, errors.New("JWT_MAX_LIFETIME_SECONDS must be positive"))
+	}
+	return d
+}
+
+// JWTMaxLifetime reads JWT_MAX_LIFETIME_SECONDS as the HTTP functions do
+// (auth.DefaultMaxLifetime when unset), for what mints JWTs the service must
+// accept (transferctl token).
+func JWTMaxLifetime(getenv func(string) string) (time.Duration, error) {
+	r := &envReader{getenv: getenv}
+	d := r.jwtMaxLifetime()
+	return d, r.err()
 }
 
 func (r *envReader) seconds(name string, def time.Duration) time.Duration {
