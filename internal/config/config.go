@@ -25,6 +25,9 @@ import (
 type Endpoints struct {
 	DynamoDB string // AWS_ENDPOINT_URL_DYNAMODB
 	SQS      string // AWS_ENDPOINT_URL_SQS
+	// SecretsManager is read only by the functions that read secrets
+	// (transfer, status, webhook), which alone declare it.
+	SecretsManager string // AWS_ENDPOINT_URL_SECRETS_MANAGER
 }
 
 // API is what both HTTP functions read: the base path, customer JWT
