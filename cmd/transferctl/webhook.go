@@ -19,7 +19,9 @@ const (
 	settingWebhookQ   = "WEBHOOK_QUEUE_URL"
 	settingWebhookDLQ = "WEBHOOK_DLQ_URL"
 	settingSealingKey = "WEBHOOK_SEALING_KEY"
-	sealingKeyAdvice  = "WEBHOOK_SEALING_KEY is needed to seal signing secrets: with --local it is in run.env; for a stack, export it from the Secrets Manager secret named by the WebhookSealingKeySecretId parameter"
+	// The Secrets Manager secret of the sealing key, by name.
+	settingSealingKeyID = "WEBHOOK_SEALING_KEY_SECRET_ID"
+	sealingKeyAdvice    = "WEBHOOK_SEALING_KEY is needed to seal signing secrets: with --local it is in run.env; for a stack, export it from the Secrets Manager secret named by the WebhookSealingKeySecretId parameter"
 )
 
 func newWebhookCommand(a *app) *cobra.Command {

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -143,6 +145,21 @@ func (s *Stack) Env() map[string]string {
 		"AWS_ACCESS_KEY_ID":                dummyAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":            dummySecretKey,
 	}
+}
+
+// PutSecret gives the secret name the value, creating the secret or adding
+// a version (which becomes AWSCURRENT, the one before AWSPREVIOUS): a
+// rotation, as Secrets Manager makes it.
+func (s *Stack) PutSecret(ctx context.Context, name, value string) error {
+	_, err := s.Clients.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name, SecretString: &value})
+	var notFound *smtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		_, err = s.Clients.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+	}
+	if err != nil {
+		return fmt.Errorf("put secret %s: %w", name, err)
+	}
+	return nil
 }
 
 // Resources are one set of the template's table and queues.
