@@ -33,6 +33,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 var stack *localaws.Stack
@@ -107,7 +108,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err := stack.PutSecret(ctx, jwtSecretID, jwtSecret); err != nil {
 		t.Fatal(err)
 	}
-	c := envConfig{cfg: inprocess.Config{
+	// A request may wait for a fetch as long as it takes a loaded moto.
+	c := envConfig{keyOpts: []secrets.Option{secrets.WithRequestWait(time.Minute)}, cfg: inprocess.Config{
 		LockLease:   transfer.DefaultLockLease,
 		MaxReceives: 5,
 		Retention:   dynamo.DefaultRetention,
@@ -219,6 +221,18 @@ func (e *env) seedPurchase(p publisher, owner transfer.CustomerID, state transfe
 		e.t.Fatal(err)
 	}
 	return pur
+}
+
+// sealingKeys puts a new sealing key in the local Secrets Manager and
+// returns the webhook function's view of it.
+func (e *env) sealingKeys() webhook.SealingKeys {
+	e.t.Helper()
+	_, encoded := webhook.NewSealingKey()
+	id := "integration/sealing-" + strconv.FormatInt(newID(), 10)
+	if err := stack.PutSecret(context.Background(), id, encoded); err != nil {
+		e.t.Fatal(err)
+	}
+	return config.SealingKeys(context.Background(), stack.Clients.SecretsManager, id, secrets.WithRequestWait(time.Minute))
 }
 
 func newTxID() string { return "tx-" + strconv.FormatInt(newID(), 10) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/secrets"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 // initLoadTimeout bounds the fetch of a secret at init: a Secrets Manager
@@ -23,6 +24,14 @@ func HS256Keys(ctx context.Context, api secrets.API, id string, opts ...secrets.
 		return nil
 	}
 	return load(ctx, secrets.New(api, id, auth.DecodeHS256Key, append([]secrets.Option{secrets.WithPrevious()}, opts...)...))
+}
+
+// SealingKeys are the webhook sealing keys of the secret id
+// (WEBHOOK_SEALING_KEY_SECRET_ID): the current one seals, both it and the
+// previous one open. Loaded now, like HS256Keys.
+func SealingKeys(ctx context.Context, api secrets.API, id string, opts ...secrets.Option) webhook.SealingKeys {
+	decode := func(v []byte) ([]byte, error) { return webhook.ParseSealingKey(string(v)) }
+	return load(ctx, secrets.New(api, id, decode, append([]secrets.Option{secrets.WithPrevious()}, opts...)...))
 }
 
 func load(ctx context.Context, k *secrets.Keys) *secrets.Keys {

@@ -105,7 +105,10 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	if err := stack.PutSecret(ctx, jwtSecretID, rand.Text()+rand.Text()); err != nil {
 		return err
 	}
-	webhookCfg, sealingKey := localWebhookConfig(res)
+	webhookCfg, err := localWebhookConfig(ctx, stack, res)
+	if err != nil {
+		return err
+	}
 	appleRoot, err := newAppleRoot(stateDir)
 	if err != nil {
 		return err
@@ -151,7 +154,7 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	defer stopPolling()
 	go func() { pollerDone <- poller.Run(pollCtx) }()
 	go sweepEvery(pollCtx, time.Minute, timeouts["SweeperFunction"], svc.Sweeper(svc.Queue(stack.Clients)))
-	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"), timeouts)
+	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, os.Getenv("WEBHOOK_URL"), timeouts)
 	if err != nil {
 		return err
 	}
