@@ -44,7 +44,7 @@ RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (docs/design.md B9): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench emulators tools clean sam-validate sam-build rie transferctl checkov moto
+.PHONY: help run test unit lint build bench fuzz emulators tools clean sam-validate sam-build rie transferctl checkov moto
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,15 @@ run: emulators moto transferctl ## run the whole service locally with demo data 
 
 test: emulators moto lint sam-validate checkov sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ + moto, Lambda bootstraps under RIE)
 	AWS_LAMBDA_RIE=$(RIE) MOTO_SERVER=$(MOTO_SERVER) $(GO) test -count=1 -timeout 15m ./...
+	@FUZZTIME=$(FUZZTIME_SHORT) GO=$(GO) scripts/fuzz.sh
+
+# Every Go fuzz target (scripts/fuzz.sh lists them): a short run of each in
+# `make test`, FUZZTIME each in `make fuzz`. A crasher found is written under
+# the package's testdata/fuzz/ and replayed by every `go test` from then on.
+FUZZTIME       ?= 1m
+FUZZTIME_SHORT ?= 3s
+fuzz: ## run every Go fuzz target for FUZZTIME each (default 1m)
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 unit: ## run every package's unit tests (-short: what needs the emulators skips)
 	$(GO) test -count=1 -short ./...

@@ -39,7 +39,7 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 	known := []transfer.Code{
 		transfer.CodeInvalidHeaders, transfer.CodeUnauthenticated, transfer.CodeInvalidBody, transfer.CodeForbidden,
 		transfer.CodeSignedTxRequired, transfer.CodeIntegrationInactive, transfer.CodeMigrationInProgress, transfer.CodeUnknownCustomer,
-		transfer.CodeTransactionLocked, transfer.CodePurchaseLocked, transfer.CodeCorrelationIDReused,
+		transfer.CodeTransactionLocked, transfer.CodePurchaseLocked, transfer.CodeCorrelationIDReused, transfer.CodeTooManyUnfinished,
 		transfer.CodeInternal, transfer.CodeStorageFailure, transfer.CodeQueueFailure, transfer.CodeSecretFailure,
 	}
 	for _, f := range faults {
@@ -77,6 +77,7 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 		CustomerMissing:   has(transfer.CodeUnknownCustomer),
 		TransactionLocked: has(transfer.CodeTransactionLocked),
 		PurchaseLocked:    has(transfer.CodePurchaseLocked),
+		CustomerAtLimit:   has(transfer.CodeTooManyUnfinished),
 	}
 	if has(transfer.CodeCorrelationIDReused) {
 		h.Set("Correlation-Id", "order-4711")

@@ -105,7 +105,7 @@ func (w *world) Lookup(_ context.Context, keys transfer.LookupKeys) (transfer.Lo
 	return transfer.Lookup{Publisher: &p, TokenValid: keys.TokenHash != "" && !w.tokenInvalid}, nil
 }
 
-func (w *world) Open(context.Context, transfer.Synchronization, time.Time) error {
+func (w *world) Open(context.Context, transfer.Synchronization, time.Time, transfer.Limits) error {
 	if w.openPanic {
 		panic("store exploded")
 	}
@@ -159,10 +159,10 @@ var errBoom = errors.New("boom: an AWS error text that must not reach the client
 func (w *world) handler(opts ...httpapi.Option) http.Handler {
 	acceptor := transfer.NewAcceptor(w, w, w, transfer.WithIDGenerator(func() string { return "GENERATEDID234567ABCDEFGHIJ" }),
 		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: appleVerifier}))
-	mux := http.NewServeMux()
+	var mux httpapi.Routes
 	mux.Handle("/", httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Keys: hs256Keys{w}}), opts...))
-	mux.Handle("/apple/notifications/", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
-	return mux
+	mux.Handle("/apple/notifications", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
+	return &mux
 }
 
 // request is one HTTP request.

@@ -44,6 +44,9 @@ type Config struct {
 	WebhookQueueURL  string
 	Webhook          WebhookConfig
 	Apple            AppleConfig
+	// Limits bound the unfinished synchronizations (REQ0007); the zero value
+	// bounds none (the mains read the template's, transfer.DefaultLimits).
+	Limits transfer.Limits
 	// Metrics receives the functions' EMF lines (os.Stdout for `make run`,
 	// as a Lambda writes them), each dimensioned by its function's short
 	// name; nil writes none.
@@ -145,6 +148,7 @@ func (s *Service) Acceptor(q transfer.Queue, opts ...transfer.Option) *transfer.
 	}
 	base := []transfer.Option{
 		transfer.WithLockLease(s.Config.LockLease),
+		transfer.WithLimits(s.Config.Limits),
 		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: v}),
 	}
 	return transfer.NewAcceptor(s.Directory, s.Stores.Accept, q, append(base, opts...)...)
@@ -180,12 +184,10 @@ func (s *Service) StatusHandler() http.Handler {
 // Handler serves both endpoints, as the local runner does: the transfer and
 // status functions' handlers side by side, as API Gateway routes them.
 func (s *Service) Handler(q transfer.Queue, opts ...transfer.Option) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/purchases/transfers", s.TransferHandler(q, opts...))
-	status := s.StatusHandler()
-	mux.Handle("/purchases/synchronizations", status)
-	mux.Handle("/purchases/synchronizations/", status)
-	return mux
+	var routes httpapi.Routes
+	routes.Handle("/purchases/transfers", s.TransferHandler(q, opts...))
+	routes.Handle("/purchases/synchronizations", s.StatusHandler())
+	return &routes
 }
 
 // Processor is the processing use case.

@@ -114,9 +114,13 @@ func TestTransferByEitherTransactionIdAfterImport(t *testing.T) {
 	}
 
 	// Both ids name one chain, so they contend for one chain lock.
-	counts := race(e, []func() response{
-		func() response { return e.transfer(tokenHeader(pub), transferBody(b, otx)) },
-		func() response { return e.transfer(tokenHeader(pub), transferBody(b, tx)) },
+	counts := race(e, []func(string) response{
+		func(id string) response {
+			return e.transfer(withCorrelationID(tokenHeader(pub), id), transferBody(b, otx))
+		},
+		func(id string) response {
+			return e.transfer(withCorrelationID(tokenHeader(pub), id), transferBody(b, tx))
+		},
 	})
 	if counts["Accepted"] != 1 || counts[string(transfer.CodePurchaseLocked)] != 1 {
 		t.Fatalf("concurrent transfers by both ids: %v, want 1 Accepted and 1 %s", counts, transfer.CodePurchaseLocked)

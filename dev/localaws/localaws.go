@@ -51,6 +51,16 @@ type Stack struct {
 	endpoints      inprocess.Endpoints
 }
 
+// FunctionTimeouts are the template's function Timeouts, by logical id: the
+// deadline Lambda gives each invocation of the function.
+func (s *Stack) FunctionTimeouts() map[string]time.Duration {
+	t := make(map[string]time.Duration, len(s.Template.Functions))
+	for _, f := range s.Template.Functions {
+		t[f.LogicalID] = time.Duration(f.TimeoutSeconds) * time.Second
+	}
+	return t
+}
+
 // Start starts the emulators, ElasticMQ with the template's queues declared
 // in its configuration (under their logical ids), moto meanwhile.
 func Start(ctx context.Context, opt emulator.Options) (*Stack, error) {

@@ -51,7 +51,7 @@ func main() {
 
 	// Domain.
 	acceptor := transfer.NewAcceptor(directory, dynamo.NewAcceptStore(table), jobs,
-		transfer.WithLockLease(cfg.LockLease), transfer.WithSignedTransactionVerifier(signed))
+		transfer.WithLockLease(cfg.LockLease), transfer.WithLimits(cfg.Limits), transfer.WithSignedTransactionVerifier(signed))
 
 	// Handler.
 	handler := httpapi.NewTransferHandler(acceptor, auth.NewVerifier(cfg.JWT), httpapi.WithBasePath(cfg.BasePath),

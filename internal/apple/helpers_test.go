@@ -22,7 +22,7 @@ type fixtures struct {
 	payload             apple.NotificationPayload
 }
 
-func loadFixtures(t *testing.T) fixtures {
+func loadFixtures(t testing.TB) fixtures {
 	t.Helper()
 	var f fixtures
 	f.txJSON = fixture.Read(t, "transaction.json")
@@ -34,7 +34,7 @@ func loadFixtures(t *testing.T) fixtures {
 }
 
 // newAuthority returns a local root and a verifier that trusts only it.
-func newAuthority(t *testing.T) (*localroot.Authority, *apple.Verifier) {
+func newAuthority(t testing.TB) (*localroot.Authority, *apple.Verifier) {
 	t.Helper()
 	a, err := localroot.New()
 	if err != nil {
@@ -47,7 +47,7 @@ func newAuthority(t *testing.T) (*localroot.Authority, *apple.Verifier) {
 	return a, v
 }
 
-func must[T any](t *testing.T) func(T, error) T {
+func must[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
@@ -59,7 +59,7 @@ func must[T any](t *testing.T) func(T, error) T {
 
 // assertErr checks err is want and not the other sentinel, and that it quotes no part of the
 // token: errors end up in logs, and a token is a customer's purchase.
-func assertErr(t *testing.T, err, want error, token string) {
+func assertErr(t testing.TB, err, want error, token string) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Fatalf("err = %v, want %v", err, want)

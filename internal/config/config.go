@@ -59,6 +59,9 @@ type Transfer struct {
 	TransferQueueURL string        // TRANSFER_QUEUE_URL
 	LockLease        time.Duration // LOCK_LEASE_SECONDS
 	Retention        time.Duration // SYNC_RETENTION_DAYS
+	// Limits are MAX_UNFINISHED_PER_CUSTOMER and MAX_UNFINISHED_PER_PUBLISHER
+	// (0: unbounded): REQ0007 past them.
+	Limits transfer.Limits
 	API
 	Endpoints
 }
@@ -73,6 +76,10 @@ func ReadTransfer(getenv func(string) string) (Transfer, error) {
 		Retention:        r.days("SYNC_RETENTION_DAYS", dynamo.DefaultRetention),
 		API:              r.api(),
 		Endpoints:        r.endpointsWithSecrets(),
+	}
+	c.Limits = transfer.Limits{
+		PerCustomer:  r.integer("MAX_UNFINISHED_PER_CUSTOMER", transfer.DefaultLimits.PerCustomer),
+		PerPublisher: r.integer("MAX_UNFINISHED_PER_PUBLISHER", transfer.DefaultLimits.PerPublisher),
 	}
 	return c, r.err()
 }

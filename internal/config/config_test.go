@@ -13,6 +13,7 @@ import (
 
 	"github.com/acme/purchase-transfer/dev/samtemplate"
 	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
 // reader is a function's configuration reader, its result dropped.
@@ -237,5 +238,28 @@ func TestTemplateProdRule(t *testing.T) {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("the rule does not mention %s:\n%s", want, text)
 		}
+	}
+}
+
+func TestReadTransferLimits(t *testing.T) {
+	base := map[string]string{"TABLE_NAME": "t", "TRANSFER_QUEUE_URL": "q"}
+	read := func(extra map[string]string) (config.Transfer, error) {
+		return config.ReadTransfer(func(name string) string {
+			if v, ok := extra[name]; ok {
+				return v
+			}
+			return base[name]
+		})
+	}
+	c, err := read(nil)
+	if err != nil || c.Limits != (transfer.Limits{PerCustomer: 10, PerPublisher: 10000}) {
+		t.Errorf("defaults: %+v, %v; want 10 per customer, 10000 per publisher", c.Limits, err)
+	}
+	c, err = read(map[string]string{"MAX_UNFINISHED_PER_CUSTOMER": "3", "MAX_UNFINISHED_PER_PUBLISHER": "0"})
+	if err != nil || c.Limits != (transfer.Limits{PerCustomer: 3}) {
+		t.Errorf("set: %+v, %v; want 3 and unbounded", c.Limits, err)
+	}
+	if _, err := read(map[string]string{"MAX_UNFINISHED_PER_CUSTOMER": "-1"}); err == nil || !strings.Contains(err.Error(), "MAX_UNFINISHED_PER_CUSTOMER") {
+		t.Errorf("a negative limit: %v, want an error naming it", err)
 	}
 }

@@ -102,8 +102,8 @@ func readCorrelationID(r *http.Request) (string, *transfer.Error) {
 	case len(values) == 1 && transfer.ValidSynchronizationID(values[0]):
 		return values[0], nil
 	}
-	return "", transfer.Refuse(transfer.CodeInvalidHeaders, "The Correlation-Id header must be 1 to 256 visible ASCII characters.",
-		transfer.FieldError{Field: headerCorrelationID, Message: "must be 1 to 256 visible ASCII characters"})
+	return "", transfer.Refuse(transfer.CodeInvalidHeaders, "The Correlation-Id header "+transfer.SynchronizationIDRule+".",
+		transfer.FieldError{Field: headerCorrelationID, Message: transfer.SynchronizationIDRule})
 }
 
 // checkContentType tolerates a missing Content-Type and refuses anything but JSON.

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/acme/purchase-transfer/dev/localaws"
@@ -16,37 +14,7 @@ import (
 // keep their margin to answer within it (internal/deadline), as in AWS.
 type timeouts map[string]time.Duration
 
-func functionTimeouts(s *localaws.Stack) timeouts {
-	t := timeouts{}
-	for _, f := range s.Template.Functions {
-		t[f.LogicalID] = time.Duration(f.TimeoutSeconds) * time.Second
-	}
-	return t
-}
-
-// invocation gives every request the deadline of an invocation of a function
-// whose Timeout is timeout.
-func invocation(h http.Handler, timeout time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// apiInvocations is invocation for the handler serving both API routes: a
-// transfer as the transfer function's, anything else as the status
-// function's.
-func apiInvocations(h http.Handler, t timeouts) http.Handler {
-	transfer, status := invocation(h, t["TransferFunction"]), invocation(h, t["StatusFunction"])
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/purchases/transfers") {
-			transfer.ServeHTTP(w, r)
-			return
-		}
-		status.ServeHTTP(w, r)
-	})
-}
+func functionTimeouts(s *localaws.Stack) timeouts { return s.FunctionTimeouts() }
 
 // sweepEvery runs a sweeper as the template's schedule does in AWS, each run
 // an invocation of the sweeper function (timeout), its work ending the

@@ -119,6 +119,7 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		JWT:              auth.JWTConfig{HS256Keys: config.HS256Keys(ctx, stack.Clients.SecretsManager, jwtSecretID)},
 		AuthCacheTTL:     directorycache.DefaultTTL,
 		LockLease:        transfer.DefaultLockLease,
+		Limits:           transfer.DefaultLimits,
 		MaxReceives:      transferMaxReceives(stack),
 		Retention:        dynamo.DefaultRetention,
 		SweepGrace:       transfer.DefaultSweepGrace,
@@ -133,17 +134,14 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		return err
 	}
 
-	appleHandler, err := svc.AppleNotificationHandler()
-	if err != nil {
-		return err
-	}
 	// Each request, and each batch below, runs under the deadline Lambda
 	// would give its function's invocation (the template's Timeout).
 	timeouts := functionTimeouts(stack)
-	routes := http.NewServeMux()
-	routes.Handle("/", apiInvocations(svc.Handler(svc.Queue(stack.Clients)), timeouts))
-	routes.Handle("/apple/notifications/", invocation(appleHandler, timeouts["AppleNotificationsFunction"]))
-	srv := &http.Server{Handler: routes, ReadHeaderTimeout: 5 * time.Second}
+	api, err := svc.LocalAPI(svc.Queue(stack.Clients), timeouts)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

@@ -1,4 +1,4 @@
-package main
+package inprocess
 
 import (
 	"net/http"
@@ -19,7 +19,7 @@ func TestAPIInvocationsHaveTheirFunctionsTimeout(t *testing.T) {
 		}
 		got = time.Until(d)
 	})
-	h := apiInvocations(record, timeouts{"TransferFunction": 10 * time.Second, "StatusFunction": 20 * time.Second})
+	h := apiInvocations(record, map[string]time.Duration{"TransferFunction": 10 * time.Second, "StatusFunction": 20 * time.Second})
 	for path, want := range map[string]time.Duration{
 		"/purchases/transfers":            10 * time.Second,
 		"/purchases/synchronizations/s-1": 20 * time.Second,
