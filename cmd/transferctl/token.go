@@ -23,8 +23,9 @@ func newTokenCommand(a *app) *cobra.Command {
 		Long: `DEVELOPMENT AID, not an operator tool: mint a customer JWT signed with HS256,
 as a customer's app would present it in "Authorization: Bearer <JWT>".
 
-The secret is JWT_SECRET: the one ` + "`make run`" + ` generates (with --local), or set in
-the environment. In production customer JWTs come from the publisher's own
+The key is read from the Secrets Manager secret JWT_HS256_SECRET_ID names, as
+the functions read it: the one ` + "`make run`" + ` made in its moto (with --local), the
+stack's JwtHs256SecretId (with --stack), or set in the environment. In production customer JWTs come from the publisher's own
 identity provider; this command exists to try the API and to test.
 
 --ttl is at most the longest lifetime the service accepts (exp - iat): 24h, or
@@ -60,11 +61,11 @@ The JWT is printed alone on standard output, so it can be captured:
 			if ttl > longest {
 				return usage("--ttl %s is longer than the %s the service accepts (exp - iat, %s): the API would refuse the JWT", ttl, longest, settingJWTMaxLifetime)
 			}
-			secret, err := c.require(settingJWTSecret)
+			secret, err := c.secretKey(ctx, settingJWTSecretID, auth.DecodeHS256Key)
 			if err != nil {
 				return err
 			}
-			jwt, err := auth.MintHS256([]byte(secret), p, transfer.CustomerID(customer), ttl)
+			jwt, err := auth.MintHS256(secret, p, transfer.CustomerID(customer), ttl)
 			if err != nil {
 				return fmt.Errorf("sign: %w", err)
 			}

@@ -72,20 +72,16 @@ func newHookEnv(t *testing.T, hc hookConfig) *hookEnv {
 			c.cfg.Metrics = hc.metrics
 		}
 	})
-	key, _ := webhook.NewSealingKey()
 	e.svc.Config.WebhookQueueURL = e.res.QueueURLs[webhookQueueID]
 	e.svc.Config.Webhook = inprocess.WebhookConfig{
 		DeadLetterQueueURL: e.res.QueueURLs[webhookDLQID],
-		SealingKey:         key,
+		SealingKeys:        e.sealingKeys(),
 		AttemptTimeout:     hc.timeout,
 		// No jitter: the tests compare delays with the schedule.
 		Retry:  webhook.RetryPolicy{Schedule: hc.schedule, ClientErrorAttempts: hc.clientErrorAttempts},
 		Egress: egress.Local,
 	}
-	endpoints, err := e.svc.WebhookEndpoints(key, egress.Local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	endpoints := e.svc.WebhookEndpoints(egress.Local)
 	worker, err := e.svc.WebhookBatchHandler(stack.Clients)
 	if err != nil {
 		t.Fatal(err)
@@ -713,12 +709,9 @@ func TestWebhookEndpointManagement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
-	key, _ := webhook.NewSealingKey()
-	strict, err := e.svc.WebhookEndpoints(key, egress.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, _ := e.svc.WebhookEndpoints(key, egress.Local)
+	e.svc.Config.Webhook.SealingKeys = e.sealingKeys()
+	strict := e.svc.WebhookEndpoints(egress.Policy{})
+	local := e.svc.WebhookEndpoints(egress.Local)
 	pub := e.seedPublisher(true, false)
 	other := e.seedPublisher(true, false)
 
