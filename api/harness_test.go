@@ -71,7 +71,21 @@ type world struct {
 	purchase    *transfer.Purchase // what Purchase finds
 	recordErrs  []error            // what successive Records answer (nil when used up)
 	recordPanic bool
+	// keysDown: the HS256 keys cannot be read (Secrets Manager failing).
+	keysDown bool
 }
+
+// hs256Keys are the world's HS256 keys, as package secrets serves them.
+type hs256Keys struct{ w *world }
+
+func (k hs256Keys) Current(context.Context) ([][]byte, error) {
+	if k.w.keysDown {
+		return nil, errBoom
+	}
+	return [][]byte{jwtSecret}, nil
+}
+
+func (k hs256Keys) Refresh(context.Context) ([][]byte, bool) { return [][]byte{jwtSecret}, false }
 
 func newWorld() *world {
 	return &world{publisher: transfer.Publisher{ID: publisher, StoreKit2Active: true, Apple: &transfer.AppleApp{
@@ -146,7 +160,7 @@ func (w *world) handler(opts ...httpapi.Option) http.Handler {
 	acceptor := transfer.NewAcceptor(w, w, w, transfer.WithIDGenerator(func() string { return "GENERATEDID234567ABCDEFGHIJ" }),
 		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: appleVerifier}))
 	var mux httpapi.Routes
-	mux.Handle("/", httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Secret: jwtSecret}), opts...))
+	mux.Handle("/", httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Keys: hs256Keys{w}}), opts...))
 	mux.Handle("/apple/notifications", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
 	return &mux
 }

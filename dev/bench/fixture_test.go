@@ -173,13 +173,18 @@ func (f *fixture) adapterHandlers(cacheTTL time.Duration) (transferH, statusH ht
 // sdkService is the service exactly as a Lambda main wires it, its SDK
 // clients answered in process by a bench.Wire (no network, no server).
 func (f *fixture) sdkService(cacheTTL time.Duration) (*inprocess.Service, inprocess.Clients) {
+	return sdkServiceOn(f.db, f.config(cacheTTL))
+}
+
+// sdkServiceOn is the service as a main wires it with cfg, its SDK clients
+// answered from db.
+func sdkServiceOn(db *bench.FakeDynamo, cfg inprocess.Config) (*inprocess.Service, inprocess.Clients) {
 	awsCfg := aws.Config{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIDBENCH", "secret", "")),
-		HTTPClient:  bench.NewWire(f.db),
+		HTTPClient:  bench.NewWire(db),
 	}
 	clients := inprocess.NewClients(awsCfg, inprocess.Endpoints{})
-	cfg := f.config(cacheTTL)
 	// The mains write their EMF metric lines (to stdout, here to nowhere):
 	// their cost is the handlers' too.
 	cfg.Metrics = io.Discard

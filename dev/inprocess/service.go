@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/acme/purchase-transfer/internal/auth"
@@ -23,6 +24,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/httpapi"
 	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -53,8 +55,9 @@ type Config struct {
 
 // Clients are the AWS SDK clients.
 type Clients struct {
-	DynamoDB *dynamodb.Client
-	SQS      *sqs.Client
+	DynamoDB       *dynamodb.Client
+	SQS            *sqs.Client
+	SecretsManager *secretsmanager.Client
 }
 
 // Endpoints are the emulators' endpoints.
@@ -62,7 +65,8 @@ type Endpoints = config.Endpoints
 
 // NewClients builds the clients, pointed at e.
 func NewClients(cfg aws.Config, e Endpoints) Clients {
-	return Clients{DynamoDB: dynamo.NewClient(cfg, e.DynamoDB), SQS: queue.NewClient(cfg, e.SQS)}
+	return Clients{DynamoDB: dynamo.NewClient(cfg, e.DynamoDB), SQS: queue.NewClient(cfg, e.SQS),
+		SecretsManager: secrets.NewClient(cfg, e.SecretsManager)}
 }
 
 // Stores are the DynamoDB adapter's stores, one per port, on one table.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -76,6 +77,10 @@ func authenticate(ctx context.Context, v JWTVerifier, c presentedCredential) (tr
 		return cred, nil
 	}
 	cred, err := v.Verify(ctx, c.bearer)
+	if errors.Is(err, auth.ErrKeysUnavailable) {
+		// Not the token's fault: no key to check it with (yet).
+		return transfer.Credential{}, transfer.Internal(transfer.CodeSecretFailure, err)
+	}
 	if err != nil {
 		unauthenticated.Cause = err
 		return transfer.Credential{}, unauthenticated

@@ -35,6 +35,9 @@ const (
 	CodeInternal       Code = "S0001"
 	CodeStorageFailure Code = "S0002"
 	CodeQueueFailure   Code = "S0003"
+	// CodeSecretFailure: a key the request needs (the HS256 key of customer
+	// JWTs) could not be read from Secrets Manager.
+	CodeSecretFailure Code = "S0004"
 )
 
 // FieldError names the offending field of a refused request.
