@@ -130,22 +130,24 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	}
 	// Each request, and each batch below, runs under the deadline Lambda
 	// would give its function's invocation (the template's Timeout).
-	timeouts := functionTimeouts(stack)
+	timeouts := inprocess.FunctionTimeouts(stack.Template)
 	routes := http.NewServeMux()
-	routes.Handle("/", apiInvocations(svc.Handler(svc.Queue(stack.Clients)), timeouts))
-	routes.Handle("/apple/notifications/", invocation(appleHandler, timeouts["AppleNotificationsFunction"]))
+	routes.Handle("/", inprocess.APIInvocations(svc.Handler(svc.Queue(stack.Clients)), timeouts))
+	routes.Handle("/apple/notifications/", inprocess.Invocation(appleHandler, timeouts["AppleNotificationsFunction"]))
 	srv := &http.Server{Handler: routes, ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...),
-		Wait: 10 * time.Second, Timeout: timeouts["ProcessorFunction"]}
-	pollerDone := make(chan error, 1)
+	// As many batches at once as the event source mapping allows.
+	processors := inprocess.Pollers{N: inprocess.QueueConcurrency(stack.Template, localaws.TransferQueueID), Poller: queue.Poller{
+		SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...),
+		Wait: 10 * time.Second, Timeout: timeouts["ProcessorFunction"]}}
+	pollerDone := make(chan struct{})
 	pollCtx, stopPolling := context.WithCancel(context.Background())
 	defer stopPolling()
-	go func() { pollerDone <- poller.Run(pollCtx) }()
-	go sweepEvery(pollCtx, time.Minute, timeouts["SweeperFunction"], svc.Sweeper(svc.Queue(stack.Clients)))
-	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"), timeouts)
+	go func() { defer close(pollerDone); processors.Run(pollCtx) }()
+	go inprocess.SweepEvery(pollCtx, time.Minute, timeouts["SweeperFunction"], svc.Sweeper(svc.Queue(stack.Clients)))
+	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"), timeouts, stack.Template)
 	if err != nil {
 		return err
 	}
@@ -173,11 +175,6 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	hooks.wait()
 	_ = os.Remove(envFile)
 	return nil
-}
-
-// sweeper is the transfer sweeper, or the sweeper's webhook part.
-type sweeper interface {
-	Sweep(ctx context.Context) (int, error)
 }
 
 // transferMaxReceives is the transfer queue's maxReceiveCount in the template.

@@ -1,10 +1,12 @@
-package main
+package inprocess_test
 
 import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/acme/purchase-transfer/dev/inprocess"
 )
 
 // make run gives each request the deadline Lambda would give its function's
@@ -19,7 +21,7 @@ func TestAPIInvocationsHaveTheirFunctionsTimeout(t *testing.T) {
 		}
 		got = time.Until(d)
 	})
-	h := apiInvocations(record, timeouts{"TransferFunction": 10 * time.Second, "StatusFunction": 20 * time.Second})
+	h := inprocess.APIInvocations(record, inprocess.Timeouts{"TransferFunction": 10 * time.Second, "StatusFunction": 20 * time.Second})
 	for path, want := range map[string]time.Duration{
 		"/purchases/transfers":            10 * time.Second,
 		"/purchases/synchronizations/s-1": 20 * time.Second,
