@@ -31,22 +31,29 @@ SAM              := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 # is skipped in that resource's Metadata, with its reason.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := $(CACHE)/checkov-$(CHECKOV_VERSION)
+# moto's server from PyPI, in a virtual environment of its own: the local
+# Secrets Manager (the functions' secrets; docs/design.md, Secrets). The venv
+# is made under the cache's real path, so that its scripts' interpreter lines
+# hold wherever .cache is linked from.
+MOTO_VERSION := 5.2.5
+MOTO_VENV    := $(CACHE)/moto-$(MOTO_VERSION)
+MOTO_SERVER  := $(MOTO_VENV)/bin/moto_server
 # The Lambda Runtime Interface Emulator has no semver tags: a pseudo-version.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (docs/design.md B9): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench fuzz soak emulators tools clean sam-validate sam-build rie transferctl checkov
+.PHONY: help run test unit lint build bench fuzz soak emulators tools clean sam-validate sam-build rie transferctl checkov moto
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-run: emulators transferctl ## run the whole service locally with demo data (API on http://127.0.0.1:3000)
-	$(GO) run ./dev/cmd/local
+run: emulators moto transferctl ## run the whole service locally with demo data (API on http://127.0.0.1:3000)
+	MOTO_SERVER=$(MOTO_SERVER) $(GO) run ./dev/cmd/local
 
-test: emulators lint sam-validate checkov sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ, Lambda bootstraps under RIE)
-	AWS_LAMBDA_RIE=$(RIE) $(GO) test -count=1 -timeout 15m ./...
+test: emulators moto lint sam-validate checkov sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ + moto, Lambda bootstraps under RIE)
+	AWS_LAMBDA_RIE=$(RIE) MOTO_SERVER=$(MOTO_SERVER) $(GO) test -count=1 -timeout 15m ./...
 	@FUZZTIME=$(FUZZTIME_SHORT) GO=$(GO) scripts/fuzz.sh
 	@$(MAKE) --no-print-directory soak SOAK_DURATION=$(SOAK_DURATION_SHORT)
 
@@ -59,10 +66,10 @@ test: emulators lint sam-validate checkov sam-build rie ## run every test (unit,
 SOAK_DURATION       ?= 60s
 SOAK_DURATION_SHORT ?= 45s
 SOAK_FLAGS          ?=
-soak: emulators ## run the checked soak with fault injection for SOAK_DURATION (default 60s; e.g. SOAK_DURATION=10m)
+soak: emulators moto ## run the checked soak with fault injection for SOAK_DURATION (default 60s; e.g. SOAK_DURATION=10m)
 	@bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
 	  $(GO) build -o "$$bin/soak" ./dev/cmd/soak && \
-	  "$$bin/soak" -duration $(SOAK_DURATION) -log-dir .local/soak $(SOAK_FLAGS)
+	  MOTO_SERVER=$(MOTO_SERVER) "$$bin/soak" -duration $(SOAK_DURATION) -log-dir .local/soak $(SOAK_FLAGS)
 
 # Every Go fuzz target (scripts/fuzz.sh lists them): a short run of each in
 # `make test`, FUZZTIME each in `make fuzz`. A crasher found is written under
@@ -91,12 +98,12 @@ lint: $(TOOLS)/staticcheck $(TOOLS)/.deadcode-$(X_TOOLS_VERSION) ## gofmt, go ve
 # docs/performance.md. Bounded load on 127.0.0.1 only; about 5 minutes.
 BENCH_DIR   := $(CACHE)/bench
 BENCH_COUNT ?= 5
-bench: emulators rie ## measure speed and memory against docs/design.md's budgets; writes docs/performance.md
+bench: emulators moto rie ## measure speed and memory against docs/design.md's budgets; writes docs/performance.md
 	@mkdir -p $(BENCH_DIR)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./dev/bench/ | tee $(BENCH_DIR)/micro.txt
 	@$(MAKE) --no-print-directory build DIST=$(BENCH_DIR)/arm64
 	@$(MAKE) --no-print-directory build LAMBDA_ARCH=$$($(GO) env GOARCH) DIST=$(BENCH_DIR)/host >/dev/null
-	$(GO) run ./dev/cmd/bench -micro $(BENCH_DIR)/micro.txt -micro-count $(BENCH_COUNT) \
+	MOTO_SERVER=$(MOTO_SERVER) $(GO) run ./dev/cmd/bench -micro $(BENCH_DIR)/micro.txt -micro-count $(BENCH_COUNT) \
 	  -dist $(BENCH_DIR)/arm64 -bootstraps $(BENCH_DIR)/host -rie $(RIE) \
 	  -json $(BENCH_DIR)/results-$$(date -u +%Y%m%dT%H%M%SZ).json -spread '$(BENCH_DIR)/results-*.json' \
 	  -out docs/performance.md
@@ -152,6 +159,14 @@ sam-build: $(SAM_VENV)/.installed ## sam build, as `sam deploy` packages it (arm
 	    printf '  %-20s %s bytes (linux/arm64)\n' "$$fn" "$$size"; \
 	    if [ "$$size" -gt $(BOOTSTRAP_MAX_BYTES) ]; then echo "$$fn: bootstrap over $(BOOTSTRAP_MAX_BYTES) bytes"; exit 1; fi; \
 	  done
+
+moto: $(MOTO_VENV)/.installed ## install moto's server (the local Secrets Manager) into a venv under .cache
+
+$(MOTO_VENV)/.installed:
+	real=$$(mkdir -p $(CACHE) && cd $(CACHE) && pwd -P)/moto-$(MOTO_VERSION); \
+	  rm -rf "$$real" && python3 -m venv "$$real" && \
+	  "$$real/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' && \
+	  touch "$$real/.installed"
 
 rie: $(RIE) ## install the Lambda Runtime Interface Emulator (aws-lambda-rie) into .cache/bin
 

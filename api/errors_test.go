@@ -39,8 +39,8 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 	known := []transfer.Code{
 		transfer.CodeInvalidHeaders, transfer.CodeUnauthenticated, transfer.CodeInvalidBody, transfer.CodeForbidden,
 		transfer.CodeSignedTxRequired, transfer.CodeIntegrationInactive, transfer.CodeMigrationInProgress, transfer.CodeUnknownCustomer,
-		transfer.CodeTransactionLocked, transfer.CodePurchaseLocked, transfer.CodeCorrelationIDReused,
-		transfer.CodeInternal, transfer.CodeStorageFailure, transfer.CodeQueueFailure,
+		transfer.CodeTransactionLocked, transfer.CodePurchaseLocked, transfer.CodeCorrelationIDReused, transfer.CodeTooManyUnfinished,
+		transfer.CodeInternal, transfer.CodeStorageFailure, transfer.CodeQueueFailure, transfer.CodeSecretFailure,
 	}
 	for _, f := range faults {
 		if !slices.Contains(known, transfer.Code(f)) {
@@ -50,7 +50,7 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 	if has(transfer.CodeInvalidHeaders) {
 		h.Set("Content-Type", "text/plain")
 	}
-	if has(transfer.CodeForbidden) || has(transfer.CodeSignedTxRequired) {
+	if has(transfer.CodeForbidden) || has(transfer.CodeSignedTxRequired) || has(transfer.CodeSecretFailure) {
 		// A customer JWT: transferring to another customer (AUTH0003), or
 		// without the signed transaction its publisher requires (AUTH0004).
 		tok := customerJWT(t, customer)
@@ -77,6 +77,7 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 		CustomerMissing:   has(transfer.CodeUnknownCustomer),
 		TransactionLocked: has(transfer.CodeTransactionLocked),
 		PurchaseLocked:    has(transfer.CodePurchaseLocked),
+		CustomerAtLimit:   has(transfer.CodeTooManyUnfinished),
 	}
 	if has(transfer.CodeCorrelationIDReused) {
 		h.Set("Correlation-Id", "order-4711")
@@ -86,6 +87,7 @@ func buildTransfer(t *testing.T, faults []string) (*world, request, bool) {
 		w.conflict = c
 	}
 	w.openPanic = has(transfer.CodeInternal)
+	w.keysDown = has(transfer.CodeSecretFailure)
 	if has(transfer.CodeStorageFailure) {
 		w.lookupErr = errBoom
 	}
@@ -147,6 +149,10 @@ func buildStatus(t *testing.T, faults []string) (*world, request, bool) {
 			w.getPanic = true
 		case transfer.CodeStorageFailure:
 			w.getErr = errBoom
+		case transfer.CodeSecretFailure:
+			// Only a customer JWT needs the key.
+			r.header = hdr("Authorization", "Bearer "+customerJWT(t, customer))
+			w.keysDown = true
 		default:
 			return nil, request{}, false
 		}

@@ -71,7 +71,21 @@ type world struct {
 	purchase    *transfer.Purchase // what Purchase finds
 	recordErrs  []error            // what successive Records answer (nil when used up)
 	recordPanic bool
+	// keysDown: the HS256 keys cannot be read (Secrets Manager failing).
+	keysDown bool
 }
+
+// hs256Keys are the world's HS256 keys, as package secrets serves them.
+type hs256Keys struct{ w *world }
+
+func (k hs256Keys) Current(context.Context) ([][]byte, error) {
+	if k.w.keysDown {
+		return nil, errBoom
+	}
+	return [][]byte{jwtSecret}, nil
+}
+
+func (k hs256Keys) Refresh(context.Context) ([][]byte, bool) { return [][]byte{jwtSecret}, false }
 
 func newWorld() *world {
 	return &world{publisher: transfer.Publisher{ID: publisher, StoreKit2Active: true, Apple: &transfer.AppleApp{
@@ -91,7 +105,7 @@ func (w *world) Lookup(_ context.Context, keys transfer.LookupKeys) (transfer.Lo
 	return transfer.Lookup{Publisher: &p, TokenValid: keys.TokenHash != "" && !w.tokenInvalid}, nil
 }
 
-func (w *world) Open(context.Context, transfer.Synchronization, time.Time) error {
+func (w *world) Open(context.Context, transfer.Synchronization, time.Time, transfer.Limits) error {
 	if w.openPanic {
 		panic("store exploded")
 	}
@@ -145,10 +159,10 @@ var errBoom = errors.New("boom: an AWS error text that must not reach the client
 func (w *world) handler(opts ...httpapi.Option) http.Handler {
 	acceptor := transfer.NewAcceptor(w, w, w, transfer.WithIDGenerator(func() string { return "GENERATEDID234567ABCDEFGHIJ" }),
 		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: appleVerifier}))
-	mux := http.NewServeMux()
-	mux.Handle("/", httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Secret: jwtSecret}), opts...))
-	mux.Handle("/apple/notifications/", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
-	return mux
+	var mux httpapi.Routes
+	mux.Handle("/", httpapi.NewHandler(acceptor, transfer.NewStatusReader(w, w), auth.NewVerifier(auth.JWTConfig{HS256Keys: hs256Keys{w}}), opts...))
+	mux.Handle("/apple/notifications", httpapi.NewAppleNotificationHandler(appstore.NewReceiver(appleVerifier, w, w)))
+	return &mux
 }
 
 // request is one HTTP request.

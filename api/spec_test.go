@@ -324,6 +324,8 @@ func TestExtensionsAreMarked(t *testing.T) {
 		{transferOp + "/description", "**Replays (ext).**"},
 		{transferOp + "/description", "AUTH0003 (ext)"},
 		{transferOp + "/description", "REQ0006 (ext)"},
+		{transferOp + "/description", "REQ0007 (ext)"},
+		{pointer("components", "headers", "RetryAfter", "description"), "(ext)"},
 		{pointer("components", "schemas", "SynchronizationResult", "anyOf", "4", "description"), "(ext)"},
 		{pointer("components", "securitySchemes", "publisherToken", "description"), "Format (ext)"},
 		{pointer("components", "schemas", "InappPurchaseSyncResultData", "properties", "previousCleengCustomerId", "description"), "(ext)"},

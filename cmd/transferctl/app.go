@@ -14,12 +14,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
 
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -32,7 +34,8 @@ const (
 	settingTransferDLQ = "TRANSFER_DLQ_URL"
 	settingAPIURL      = "API_URL"
 	settingPublisher   = "PUBLISHER_ID"
-	settingJWTSecret   = "JWT_SECRET"
+	// The Secrets Manager secret of the HS256 key (token), by name.
+	settingJWTSecretID = "JWT_HS256_SECRET_ID"
 )
 
 // stackOutputs maps the outputs of template.yaml to settings. A new output a
@@ -44,6 +47,14 @@ var stackOutputs = map[string]string{
 	"ApiUrl":                     settingAPIURL,
 	"WebhookQueueUrl":            settingWebhookQ,
 	"WebhookDeadLetterQueueUrl":  settingWebhookDLQ,
+}
+
+// stackParameters maps the parameters of template.yaml to settings: the
+// secrets' names, whose values transferctl reads from Secrets Manager as
+// the functions do.
+var stackParameters = map[string]string{
+	"JwtHs256SecretId":          settingJWTSecretID,
+	"WebhookSealingKeySecretId": settingSealingKeyID,
 }
 
 // app is one run of the program: its output, its global flags, and the
@@ -72,6 +83,7 @@ type connection struct {
 	source   string
 	db       *dynamodb.Client
 	sqs      *sqs.Client
+	sm       *secretsmanager.Client
 	aws      aws.Config
 }
 
@@ -127,8 +139,9 @@ func (a *app) connect(ctx context.Context) (*connection, error) {
 	var opts []func(*config.LoadOptions) error
 	// The SDK's own variables, as its default configuration resolves them.
 	endpoints := map[string]string{
-		"AWS_ENDPOINT_URL_DYNAMODB": cmp.Or(a.getenv("AWS_ENDPOINT_URL_DYNAMODB"), a.getenv("AWS_ENDPOINT_URL")),
-		"AWS_ENDPOINT_URL_SQS":      cmp.Or(a.getenv("AWS_ENDPOINT_URL_SQS"), a.getenv("AWS_ENDPOINT_URL")),
+		"AWS_ENDPOINT_URL_DYNAMODB":        cmp.Or(a.getenv("AWS_ENDPOINT_URL_DYNAMODB"), a.getenv("AWS_ENDPOINT_URL")),
+		"AWS_ENDPOINT_URL_SQS":             cmp.Or(a.getenv("AWS_ENDPOINT_URL_SQS"), a.getenv("AWS_ENDPOINT_URL")),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": cmp.Or(a.getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), a.getenv("AWS_ENDPOINT_URL")),
 	}
 	if a.localFile != "" {
 		env, err := runenv.Read(a.localFile)
@@ -152,6 +165,7 @@ func (a *app) connect(ctx context.Context) (*connection, error) {
 	c.aws = cfg
 	c.db = dynamo.NewClient(cfg, endpoints["AWS_ENDPOINT_URL_DYNAMODB"])
 	c.sqs = queue.NewClient(cfg, endpoints["AWS_ENDPOINT_URL_SQS"])
+	c.sm = secrets.NewClient(cfg, endpoints["AWS_ENDPOINT_URL_SECRETS_MANAGER"])
 	if a.stackName != "" {
 		outputs, err := stackSettings(ctx, cloudformation.NewFromConfig(cfg), a.stackName)
 		if err != nil {
@@ -183,7 +197,30 @@ func stackSettings(ctx context.Context, cf stackDescriber, name string) (map[str
 			settings[key] = aws.ToString(o.OutputValue)
 		}
 	}
+	for _, p := range out.Stacks[0].Parameters {
+		if key, ok := stackParameters[aws.ToString(p.ParameterKey)]; ok {
+			settings[key] = aws.ToString(p.ParameterValue)
+		}
+	}
 	return settings, nil
+}
+
+// secretKey reads the current key of the secret the setting names, from
+// Secrets Manager, checked by decode (the functions' rule for that key).
+func (c *connection) secretKey(ctx context.Context, setting string, decode secrets.Decode) ([]byte, error) {
+	id, err := c.require(setting)
+	if err != nil {
+		return nil, err
+	}
+	keys := secrets.New(c.sm, id, decode)
+	if err := keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	current, err := keys.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return current[0], nil
 }
 
 // publisherFlag adds --publisher to a command that works within one

@@ -80,12 +80,17 @@ func TestStackOutputsBecomeSettings(t *testing.T) {
 	fake := fakeStacks{outputs: map[string]string{
 		"TableName": "prod-TransfersTable-1", "TransferQueueUrl": "https://sqs/q", "TransferDeadLetterQueueUrl": "https://sqs/dlq",
 		"ApiUrl": "https://api", "SomethingElse": "x",
+	}, parameters: map[string]string{
+		"JwtHs256SecretId": "purchase-transfer/prod/jwt-hs256", "WebhookSealingKeySecretId": "purchase-transfer/prod/webhook-sealing-key",
+		"LogLevel": "INFO",
 	}}
 	got, err := stackSettings(context.Background(), fake, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{settingTable: "prod-TransfersTable-1", settingTransferQ: "https://sqs/q", settingTransferDLQ: "https://sqs/dlq", settingAPIURL: "https://api"}
+	want := map[string]string{settingTable: "prod-TransfersTable-1", settingTransferQ: "https://sqs/q", settingTransferDLQ: "https://sqs/dlq", settingAPIURL: "https://api",
+		// The secrets by name, read from Secrets Manager when a command needs them.
+		settingJWTSecretID: "purchase-transfer/prod/jwt-hs256", settingSealingKeyID: "purchase-transfer/prod/webhook-sealing-key"}
 	if len(got) != len(want) {
 		t.Fatalf("settings %v, want %v", got, want)
 	}
@@ -96,14 +101,18 @@ func TestStackOutputsBecomeSettings(t *testing.T) {
 	}
 }
 
-type fakeStacks struct{ outputs map[string]string }
+type fakeStacks struct{ outputs, parameters map[string]string }
 
 func (f fakeStacks) DescribeStacks(_ context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
 	var outs []cftypes.Output
 	for k, v := range f.outputs {
 		outs = append(outs, cftypes.Output{OutputKey: aws.String(k), OutputValue: aws.String(v)})
 	}
-	return &cloudformation.DescribeStacksOutput{Stacks: []cftypes.Stack{{StackName: in.StackName, Outputs: outs}}}, nil
+	var params []cftypes.Parameter
+	for k, v := range f.parameters {
+		params = append(params, cftypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v)})
+	}
+	return &cloudformation.DescribeStacksOutput{Stacks: []cftypes.Stack{{StackName: in.StackName, Outputs: outs, Parameters: params}}}, nil
 }
 
 func TestPublisherCommands(t *testing.T) {

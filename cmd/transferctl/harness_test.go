@@ -23,6 +23,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
@@ -70,7 +71,12 @@ func withFastRetries(maxReceives int) fixtureOption {
 func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	t.Helper()
 	testkit.SkipWithoutStack(t)
-	secret := rand.Text()
+	// The HS256 key is in the local Secrets Manager, where the API and
+	// transferctl token read it.
+	secret, secretID := rand.Text()+rand.Text(), "transferctl-test/jwt-"+strings.ToLower(rand.Text()[:10])
+	if err := stack.PutSecret(context.Background(), secretID, secret); err != nil {
+		t.Fatal(err)
+	}
 	cfg := inprocess.Config{
 		// No credential cache: a revoked or rotated-out token is refused by
 		// the very next request.
@@ -78,7 +84,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 		LockLease:    transfer.DefaultLockLease,
 		MaxReceives:  5,
 		Retention:    dynamo.DefaultRetention,
-		JWT:          auth.JWTConfig{HS256Secret: []byte(secret)},
+		JWT:          auth.JWTConfig{HS256Keys: config.HS256Keys(context.Background(), stack.Clients.SecretsManager, secretID)},
 	}
 	var resOpts []localaws.ResourceOption
 	for _, o := range opts {
@@ -99,7 +105,7 @@ func newFixture(t testing.TB, opts ...fixtureOption) *fixture {
 	env[settingTransferQ] = res.TransferQueueURL()
 	env[settingTransferDLQ] = res.TransferDLQURL()
 	env[settingAPIURL] = f.server.URL
-	env[settingJWTSecret] = secret
+	env[settingJWTSecretID] = secretID
 	f.envFile = filepath.Join(t.TempDir(), "run.env")
 	if err := runenv.Write(f.envFile, env); err != nil {
 		t.Fatal(err)

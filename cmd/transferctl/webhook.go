@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
@@ -18,8 +19,10 @@ import (
 const (
 	settingWebhookQ   = "WEBHOOK_QUEUE_URL"
 	settingWebhookDLQ = "WEBHOOK_DLQ_URL"
-	settingSealingKey = "WEBHOOK_SEALING_KEY"
-	sealingKeyAdvice  = "WEBHOOK_SEALING_KEY is needed to seal signing secrets: with --local it is in run.env; for a stack, export it from the Secrets Manager secret named by the WebhookSealingKeySecretId parameter"
+	// The Secrets Manager secret of the sealing key, by name: its value is
+	// read from Secrets Manager, as the webhook function reads it.
+	settingSealingKeyID = "WEBHOOK_SEALING_KEY_SECRET_ID"
+	sealingKeyAdvice    = "WEBHOOK_SEALING_KEY_SECRET_ID is needed to seal signing secrets: --local and --stack know it (run.env, the stack's WebhookSealingKeySecretId parameter); otherwise set it to the secret's name"
 )
 
 func newWebhookCommand(a *app) *cobra.Command {
@@ -42,14 +45,12 @@ func (a *app) endpoints(ctx context.Context, publisherFlag int64, needKey bool) 
 		policy = egress.Local
 	}
 	var sealer *webhook.Sealer
-	if encoded := a.conn.setting(settingSealingKey); encoded != "" {
-		key, err := webhook.ParseSealingKey(encoded)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", settingSealingKey, err)
-		}
-		if sealer, err = webhook.NewSealer(key); err != nil {
+	if id := a.conn.setting(settingSealingKeyID); id != "" && needKey {
+		keys := secrets.New(a.conn.sm, id, func(v []byte) ([]byte, error) { return webhook.ParseSealingKey(string(v)) })
+		if err := keys.Load(ctx); err != nil {
 			return nil, 0, err
 		}
+		sealer = webhook.NewRotatingSealer(keys)
 	} else if needKey {
 		return nil, 0, fmt.Errorf("%s", sealingKeyAdvice)
 	}

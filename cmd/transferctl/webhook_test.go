@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/testkit"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/runenv"
 	"github.com/acme/purchase-transfer/internal/transfer"
@@ -27,11 +29,17 @@ import (
 // one webhook worker) and adds its settings to run.env, as make run does.
 func (f *fixture) withWebhooks() {
 	f.t.Helper()
-	key, encoded := webhook.NewSealingKey()
+	// The sealing key is in the local Secrets Manager, where the webhook
+	// worker and transferctl read it.
+	_, encoded := webhook.NewSealingKey()
+	keyID := "transferctl-test/sealing-" + strings.ToLower(rand.Text()[:10])
+	if err := stack.PutSecret(context.Background(), keyID, encoded); err != nil {
+		f.t.Fatal(err)
+	}
 	f.svc.Config.WebhookQueueURL = f.res.QueueURLs["WebhookQueue"]
 	f.svc.Config.Webhook = inprocess.WebhookConfig{
 		DeadLetterQueueURL: f.res.QueueURLs["WebhookDeadLetterQueue"],
-		SealingKey:         key,
+		SealingKeys:        config.SealingKeys(context.Background(), stack.Clients.SecretsManager, keyID),
 		AttemptTimeout:     2 * time.Second,
 		Retry:              webhook.RetryPolicy{Schedule: []time.Duration{time.Second}, ClientErrorAttempts: 1},
 		Egress:             egress.Local,
@@ -40,7 +48,7 @@ func (f *fixture) withWebhooks() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	env[settingSealingKey] = encoded
+	env[settingSealingKeyID] = keyID
 	env[settingWebhookQ] = f.res.QueueURLs["WebhookQueue"]
 	env[settingWebhookDLQ] = f.res.QueueURLs["WebhookDeadLetterQueue"]
 	if err := runenv.Write(f.envFile, env); err != nil {
@@ -148,14 +156,14 @@ func TestWebhookCommands(t *testing.T) {
 	}
 }
 
-// TestWebhookSubscribeNeedsTheSealingKey: without WEBHOOK_SEALING_KEY no
+// TestWebhookSubscribeNeedsTheSealingKey: without WEBHOOK_SEALING_KEY_SECRET_ID no
 // secret can be stored, and the command says where to get the key.
 func TestWebhookSubscribeNeedsTheSealingKey(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	pub, _ := f.createPublisher()
 	r := f.ctl("webhook", "subscribe", "--publisher", strconv.FormatInt(int64(pub), 10), "http://127.0.0.1:9/hooks")
-	if r.code != exitFailed || !strings.Contains(r.stderr, "WEBHOOK_SEALING_KEY") {
+	if r.code != exitFailed || !strings.Contains(r.stderr, "WEBHOOK_SEALING_KEY_SECRET_ID") {
 		t.Errorf("subscribe without a sealing key: %v", r)
 	}
 	var raw json.RawMessage

@@ -95,9 +95,9 @@ func newFixture(tb testing.TB) *fixture {
 	open := func(id string) transfer.Synchronization {
 		s := transfer.Synchronization{
 			PublisherID: f.publisher, ID: id, RequestHash: "bench", TransactionID: f.tx, OriginalTransactionID: f.otx,
-			Target: f.target, IPAddress: "203.0.113.7", Status: transfer.StatusProcessing, CreatedAt: now, UpdatedAt: now,
+			Target: f.target, IPAddress: "203.0.113.7", Status: transfer.StatusProcessing, Counted: true, CreatedAt: now, UpdatedAt: now,
 		}
-		steps = append(steps, stores.Accept.Open(ctx, s, now.Add(transfer.DefaultLockLease)))
+		steps = append(steps, stores.Accept.Open(ctx, s, now.Add(transfer.DefaultLockLease), transfer.Limits{}))
 		return s
 	}
 	// Status reads a finalized record, the largest one.
@@ -173,13 +173,18 @@ func (f *fixture) adapterHandlers(cacheTTL time.Duration) (transferH, statusH ht
 // sdkService is the service exactly as a Lambda main wires it, its SDK
 // clients answered in process by a bench.Wire (no network, no server).
 func (f *fixture) sdkService(cacheTTL time.Duration) (*inprocess.Service, inprocess.Clients) {
+	return sdkServiceOn(f.db, f.config(cacheTTL))
+}
+
+// sdkServiceOn is the service as a main wires it with cfg, its SDK clients
+// answered from db.
+func sdkServiceOn(db *bench.FakeDynamo, cfg inprocess.Config) (*inprocess.Service, inprocess.Clients) {
 	awsCfg := aws.Config{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIDBENCH", "secret", "")),
-		HTTPClient:  bench.NewWire(f.db),
+		HTTPClient:  bench.NewWire(db),
 	}
 	clients := inprocess.NewClients(awsCfg, inprocess.Endpoints{})
-	cfg := f.config(cacheTTL)
 	// The mains write their EMF metric lines (to stdout, here to nowhere):
 	// their cost is the handlers' too.
 	cfg.Metrics = io.Discard
@@ -224,8 +229,7 @@ func (f *fixture) statusEvent() events.APIGatewayV2HTTPRequest {
 
 // sqsEvent is one delivery of a job, as the event source mapping sends it.
 func sqsEvent(job transfer.Job) events.SQSEvent {
-	body := `{"publisherId":` + strconv.FormatInt(int64(job.PublisherID), 10) + `,"synchronizationId":"` + job.SynchronizationID +
-		`","transactionId":"` + job.TransactionID + `","originalTransactionId":"` + job.OriginalTransactionID + `"}`
+	body := `{"publisherId":` + strconv.FormatInt(int64(job.PublisherID), 10) + `,"synchronizationId":"` + job.SynchronizationID + `"}`
 	return events.SQSEvent{Records: []events.SQSMessage{{
 		MessageId: "bench-message", ReceiptHandle: "bench-receipt", Body: body, EventSource: "aws:sqs",
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, AWSRegion: region,

@@ -14,8 +14,9 @@ import (
 // by hand with no adapter in between. FloorTransaction has the shape of the
 // transfer's TransactWriteItems when the chain is known (the common case):
 // the synchronization record put if absent, the transaction and chain locks
-// put if absent or expired, and the target customer checked, with items of
-// the same attributes and sizes.
+// put if absent or expired, the target customer checked, and the customer's
+// and publisher's unfinished counts added to under their bounds, with items
+// of the same attributes and sizes.
 
 // FloorTransaction is the raw transaction for one request; id makes its keys
 // fresh. customerPK/customerSK name an existing item for the condition check.
@@ -55,6 +56,15 @@ func FloorTransaction(table, id, customerPK, customerSK string, now time.Time) *
 		}}
 	}
 	exists := "attribute_exists(#pk)"
+	count := func(pk string, bound int64) types.TransactWriteItem {
+		upd, cond := "ADD #u :one", "attribute_not_exists(#u) OR #u < :bound"
+		return types.TransactWriteItem{Update: &types.Update{
+			TableName: &table, UpdateExpression: &upd, ConditionExpression: &cond,
+			Key:                       map[string]types.AttributeValue{"pk": s(pk), "sk": s("UNFINISHED")},
+			ExpressionAttributeNames:  map[string]string{"#u": "unfinished"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":bound": n(bound)},
+		}}
+	}
 	return &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		put(record, absent, names, nil),
 		put(lock(prefix+"#TX"), free, lockNames, nowValue),
@@ -63,6 +73,9 @@ func FloorTransaction(table, id, customerPK, customerSK string, now time.Time) *
 			TableName: &table, ConditionExpression: &exists, ExpressionAttributeNames: names,
 			Key: map[string]types.AttributeValue{"pk": s(customerPK), "sk": s(customerSK)},
 		}},
+		// Fresh counters: the floor measures the I/O, not conflicts.
+		count(prefix+"#CUSTOMER", 10),
+		count(prefix+"#UNFINISHED", 625),
 	}}
 }
 

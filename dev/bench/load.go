@@ -23,6 +23,7 @@ import (
 
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
@@ -47,10 +48,13 @@ type LoadOptions struct {
 	Finalized int
 	// Warmup requests of each kind are sent, and not measured, first.
 	Warmup int
+	// Renewals is the number of DID_RENEW notifications timed, one at a
+	// time, until a transfer of the new transactionId is finalized.
+	Renewals int
 }
 
 // DefaultLoad is what `make bench` runs: about a minute on 2 cores.
-var DefaultLoad = LoadOptions{Levels: []int{1, 8}, Requests: 600, PhaseLimit: time.Minute, Finalized: 150, Warmup: 50}
+var DefaultLoad = LoadOptions{Levels: []int{1, 8}, Requests: 600, PhaseLimit: time.Minute, Finalized: 150, Warmup: 50, Renewals: 150}
 
 // LoadResult is what RunLoad measured.
 type LoadResult struct {
@@ -59,6 +63,9 @@ type LoadResult struct {
 	// Finalized is the time from a transfer's 202 to the commit of its
 	// finalization by the processor (polled by nobody: measured in process).
 	Finalized Latencies
+	// Renewal is the time from a DID_RENEW to a transfer of its new
+	// transactionId (nil in results saved before it was measured).
+	Renewal *RenewalResult `json:",omitempty"`
 }
 
 // RoundTripResult counts AWS requests, per request or per message.
@@ -77,6 +84,8 @@ type RoundTripResult struct {
 	Processor        RoundTrips
 	ProcessorPerMsg  float64
 	ProcessorSamples int
+	// Apple is per DID_RENEW notification.
+	Apple AppleRoundTrips
 }
 
 // LevelResult is the latency at one concurrency level.
@@ -93,6 +102,9 @@ type LevelResult struct {
 	// MixPerSecond is the throughput of the three above, interleaved.
 	MixPerSecond float64
 	Status       Latencies
+	// Apple is the Apple notifications endpoint against its own floor, in a
+	// phase of its own (nil in results saved before it was measured).
+	Apple *AppleLatency `json:",omitempty"`
 }
 
 // Env is the service under test, served on 127.0.0.1 by an httptest.Server
@@ -113,6 +125,11 @@ type Env struct {
 	owner     transfer.CustomerID
 	targets   []transfer.CustomerID
 	customer  string // a customer's key, for the floor's condition check
+	// appleRoot signs like Apple; the service trusts it instead of Apple
+	// Root CA - G3 (Config.Apple.Roots), as in `make run`.
+	appleRoot   *localroot.Authority
+	appleServer *httptest.Server
+	appleSeq    atomic.Int64 // makes notificationUUIDs unique
 
 	mu  sync.Mutex
 	txs []string // seeded, not yet used
@@ -125,6 +142,9 @@ func (e *Env) Load(ctx context.Context, opt LoadOptions) (LoadResult, error) {
 	if out.RoundTrips, err = e.roundTrips(ctx); err != nil {
 		return out, fmt.Errorf("round trips: %w", err)
 	}
+	if out.RoundTrips.Apple, err = e.appleRoundTrips(ctx); err != nil {
+		return out, fmt.Errorf("apple round trips: %w", err)
+	}
 	if err := e.warmup(ctx, opt); err != nil {
 		return out, fmt.Errorf("warm-up: %w", err)
 	}
@@ -133,21 +153,37 @@ func (e *Env) Load(ctx context.Context, opt LoadOptions) (LoadResult, error) {
 		if err != nil {
 			return out, fmt.Errorf("concurrency %d: %w", c, err)
 		}
+		al, err := e.appleMix(ctx, c, opt.Requests, opt.PhaseLimit)
+		if err != nil {
+			return out, fmt.Errorf("apple, concurrency %d: %w", c, err)
+		}
+		lr.Apple = &al
 		out.Levels = append(out.Levels, lr)
 	}
 	// Nothing processed the jobs of the phases: drop them.
 	if _, err := e.stack.Clients.SQS.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(e.res.TransferQueueURL())}); err != nil {
 		return out, err
 	}
-	if out.Finalized, err = e.finalized(ctx, opt); err != nil {
-		return out, fmt.Errorf("202 to finalized: %w", err)
-	}
-	return out, nil
+	err = e.withProcessor(ctx, func(n *finalizedNotifier) error {
+		if out.Finalized, err = e.finalized(ctx, opt, n); err != nil {
+			return fmt.Errorf("202 to finalized: %w", err)
+		}
+		renewal, err := e.renewals(ctx, opt, n)
+		if err != nil {
+			return fmt.Errorf("renewal to transferred: %w", err)
+		}
+		out.Renewal = &renewal
+		return nil
+	})
+	return out, err
 }
 
 // Purchases is the number of transactionIds Load uses.
 func (o LoadOptions) Purchases() int {
-	return 2*o.Requests*len(o.Levels) + o.Warmup + o.Finalized + processorBatch
+	transfers := 2*o.Requests*len(o.Levels) + o.Warmup + o.Finalized + processorBatch
+	// Each Apple phase renews a chain per floor request and per notification.
+	apple := 2 + 2*o.Requests*len(o.Levels) + 2*o.Warmup + o.Renewals
+	return transfers + apple
 }
 
 // NewEnv creates the service's table and queues in stack's emulators, seeds
@@ -163,6 +199,9 @@ func NewEnv(ctx context.Context, stack *localaws.Stack, purchases int) (*Env, er
 		return nil, fmt.Errorf("floor queue: %w", err)
 	}
 	e := &Env{stack: stack, res: res, floorURL: aws.ToString(floor.QueueUrl), counter: NewCounter()}
+	if e.appleRoot, err = localroot.New(); err != nil {
+		return nil, fmt.Errorf("apple test root: %w", err)
+	}
 	e.cfg = inprocess.Config{
 		TableName:        res.Table,
 		TransferQueueURL: res.TransferQueueURL(),
@@ -170,6 +209,7 @@ func NewEnv(ctx context.Context, stack *localaws.Stack, purchases int) (*Env, er
 		LockLease:        transfer.DefaultLockLease,
 		MaxReceives:      5,
 		Retention:        dynamo.DefaultRetention,
+		Apple:            inprocess.AppleConfig{Roots: e.appleRoot.Pool()},
 	}
 	awsCfg := stack.AWSConfig()
 	awsCfg.HTTPClient = e.counter
@@ -177,6 +217,10 @@ func NewEnv(ctx context.Context, stack *localaws.Stack, purchases int) (*Env, er
 	e.svc = inprocess.New(e.cfg, e.clients)
 	e.server = httptest.NewServer(e.svc.Handler(e.svc.Queue(e.clients)))
 	e.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+	if e.appleServer, err = appleServer(e.svc); err != nil {
+		e.Close()
+		return nil, err
+	}
 
 	if err := e.seed(ctx, purchases); err != nil {
 		e.Close()
@@ -185,9 +229,12 @@ func NewEnv(ctx context.Context, stack *localaws.Stack, purchases int) (*Env, er
 	return e, nil
 }
 
-// Close stops the API server.
+// Close stops the API servers.
 func (e *Env) Close() {
 	e.server.Close()
+	if e.appleServer != nil {
+		e.appleServer.Close()
+	}
 	e.http.CloseIdleConnections()
 }
 
@@ -196,14 +243,20 @@ func (e *Env) seed(ctx context.Context, purchases int) error {
 	e.publisher = transfer.PublisherID(100000001)
 	var hash string
 	e.token, hash = auth.NewPublisherToken(e.publisher)
-	if err := store.PutPublisher(ctx, transfer.Publisher{ID: e.publisher, Name: "Bench", StoreKit2Active: true}); err != nil {
+	if err := store.PutPublisher(ctx, transfer.Publisher{ID: e.publisher, Name: "Bench", StoreKit2Active: true, Apple: AppleApp()}); err != nil {
 		return err
 	}
 	if err := store.PutToken(ctx, e.publisher, hash, "bench"); err != nil {
 		return err
 	}
 	e.owner = 900000001
-	e.targets = []transfer.CustomerID{900000002, 900000003, 900000004}
+	// Transfers go to many customers, as they do in use: each one's count of
+	// unfinished synchronizations is one item (REQ0007), which transfers to
+	// the same customer would contend for at once.
+	e.targets = make([]transfer.CustomerID, 64)
+	for i := range e.targets {
+		e.targets[i] = transfer.CustomerID(900000002 + i)
+	}
 	if err := store.PutCustomers(ctx, e.publisher, append([]transfer.CustomerID{e.owner}, e.targets...)...); err != nil {
 		return err
 	}
@@ -525,6 +578,10 @@ func (e *Env) warmup(ctx context.Context, opt LoadOptions) error {
 		_, err := e.status(ctx, e.server.URL, ids[i%len(ids)])
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	_, err = e.appleMix(ctx, 2, opt.Warmup, time.Minute)
 	return err
 }
 
@@ -605,20 +662,26 @@ func (e *Env) level(ctx context.Context, c int, opt LoadOptions) (LevelResult, e
 	return lr, nil
 }
 
-// finalizedNotifier records when each synchronization was finalized.
+// finalizedNotifier records when each synchronization was finalized, and how.
 type finalizedNotifier struct {
-	mu   sync.Mutex
-	at   map[string]time.Time
-	wait map[string]chan struct{}
+	mu      sync.Mutex
+	at      map[string]time.Time
+	results map[string]transfer.Result
+	waiting map[string]chan struct{}
+}
+
+func newFinalizedNotifier() *finalizedNotifier {
+	return &finalizedNotifier{at: map[string]time.Time{}, results: map[string]transfer.Result{}, waiting: map[string]chan struct{}{}}
 }
 
 func (n *finalizedNotifier) Finalized(_ context.Context, s transfer.Synchronization) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.at[s.ID] = time.Now()
-	if ch, ok := n.wait[s.ID]; ok {
+	n.results[s.ID] = s.Result
+	if ch, ok := n.waiting[s.ID]; ok {
 		close(ch)
-		delete(n.wait, s.ID)
+		delete(n.waiting, s.ID)
 	}
 }
 
@@ -630,15 +693,29 @@ func (n *finalizedNotifier) await(id string) <-chan struct{} {
 	if _, ok := n.at[id]; ok {
 		close(ch)
 	} else {
-		n.wait[id] = ch
+		n.waiting[id] = ch
 	}
 	return ch
 }
 
-// finalized times transfers, one at a time, from their 202 to the commit of
-// their finalization, with the processor fed by a poller as in `make run`.
-func (e *Env) finalized(ctx context.Context, opt LoadOptions) (Latencies, error) {
-	notifier := &finalizedNotifier{at: map[string]time.Time{}, wait: map[string]chan struct{}{}}
+// wait blocks until id is finalized, or limit, and tells when and how.
+func (n *finalizedNotifier) wait(ctx context.Context, id string, limit time.Duration) (time.Time, transfer.Result, error) {
+	select {
+	case <-n.await(id):
+	case <-time.After(limit):
+		return time.Time{}, "", fmt.Errorf("synchronization %s not finalized within %v", id, limit)
+	case <-ctx.Done():
+		return time.Time{}, "", ctx.Err()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.at[id], n.results[id], nil
+}
+
+// withProcessor runs f with the processor fed by a poller as in `make run`,
+// its finalizations told to the notifier f gets.
+func (e *Env) withProcessor(ctx context.Context, f func(*finalizedNotifier) error) error {
+	notifier := newFinalizedNotifier()
 	procCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	p := &queue.Poller{
@@ -647,7 +724,12 @@ func (e *Env) finalized(ctx context.Context, opt LoadOptions) (Latencies, error)
 	}
 	go func() { defer close(done); _ = p.Run(procCtx) }()
 	defer func() { stop(); <-done }()
+	return f(notifier)
+}
 
+// finalized times transfers, one at a time, from their 202 to the commit of
+// their finalization.
+func (e *Env) finalized(ctx context.Context, opt LoadOptions, notifier *finalizedNotifier) (Latencies, error) {
 	txs, err := e.takeTxs(opt.Finalized)
 	if err != nil {
 		return Latencies{}, err
@@ -660,17 +742,12 @@ func (e *Env) finalized(ctx context.Context, opt LoadOptions) (Latencies, error)
 			return Latencies{}, err
 		}
 		accepted := time.Now()
-		select {
-		case <-notifier.await(id):
-		case <-time.After(20 * time.Second):
-			return Latencies{}, fmt.Errorf("synchronization %s not finalized within 20 s", id)
-		case <-ctx.Done():
-			return Latencies{}, ctx.Err()
+		at, _, err := notifier.wait(ctx, id, 20*time.Second)
+		if err != nil {
+			return Latencies{}, err
 		}
-		notifier.mu.Lock()
 		// The processor may commit before the 202 reaches the client.
-		samples = append(samples, max(notifier.at[id].Sub(accepted), 0))
-		notifier.mu.Unlock()
+		samples = append(samples, max(at.Sub(accepted), 0))
 		if time.Since(start) > opt.PhaseLimit {
 			break
 		}

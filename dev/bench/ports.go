@@ -29,7 +29,9 @@ func (d MemDirectory) Lookup(context.Context, transfer.LookupKeys) (transfer.Loo
 type MemStore struct{ Sync transfer.Synchronization }
 
 // Open implements transfer.SynchronizationStore.
-func (MemStore) Open(context.Context, transfer.Synchronization, time.Time) error { return nil }
+func (MemStore) Open(context.Context, transfer.Synchronization, time.Time, transfer.Limits) error {
+	return nil
+}
 
 // Abandon implements transfer.SynchronizationStore.
 func (MemStore) Abandon(context.Context, transfer.Synchronization) error { return nil }

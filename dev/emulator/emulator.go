@@ -173,8 +173,11 @@ func (s *Server) logTail() string {
 // launch describes how to start one emulator on a given port.
 type launch struct {
 	name string
-	// args builds the java arguments (after the JVM flags) for a port; it may
-	// write files into dir.
+	// program is the executable of a server that is not a JVM (moto); ""
+	// runs java with the JVM flags.
+	program string
+	// args builds the program's arguments (for java, after the JVM flags)
+	// for a port; it may write files into dir.
 	args func(port int, dir string) ([]string, error)
 	// ready reports whether the server at endpoint answers as expected.
 	ready func(ctx context.Context, endpoint string) bool
@@ -185,11 +188,15 @@ type launch struct {
 // start runs l on a free port, retrying on a new port when the JVM reports
 // the port as taken.
 func start(ctx context.Context, opt Options, l launch) (*Server, error) {
-	java, err := javaBinary()
-	if err != nil {
-		return nil, err
+	program := l.program
+	if program == "" {
+		java, err := javaBinary()
+		if err != nil {
+			return nil, err
+		}
+		program, l.jvmFlags = java, opt.jvmFlags()
 	}
-	l.jvmFlags = opt.jvmFlags()
+	var err error
 	logDir, tempDir := opt.LogDir, ""
 	if logDir == "" {
 		if tempDir, err = os.MkdirTemp("", "emulator-"+l.name+"-"); err != nil {
@@ -217,7 +224,7 @@ func start(ctx context.Context, opt Options, l launch) (*Server, error) {
 			lastErr = err
 			break
 		}
-		s, err := startOnce(ctx, java, logDir, port, l)
+		s, err := startOnce(ctx, program, logDir, port, l)
 		if err == nil {
 			s.tempDir = tempDir
 			return s, nil
@@ -235,7 +242,7 @@ func start(ctx context.Context, opt Options, l launch) (*Server, error) {
 
 var errPortTaken = errors.New("port taken")
 
-func startOnce(ctx context.Context, java, logDir string, port int, l launch) (*Server, error) {
+func startOnce(ctx context.Context, program, logDir string, port int, l launch) (*Server, error) {
 	args, err := l.args(port, logDir)
 	if err != nil {
 		return nil, err
@@ -247,7 +254,7 @@ func startOnce(ctx context.Context, java, logDir string, port int, l launch) (*S
 	}
 	// Not exec.CommandContext: the process must outlive ctx, which only
 	// bounds the startup.
-	cmd := exec.Command(java, append(append([]string{}, l.jvmFlags...), args...)...)
+	cmd := exec.Command(program, append(append([]string{}, l.jvmFlags...), args...)...)
 	cmd.Dir = logDir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	child, err := StartChild(cmd)

@@ -43,8 +43,11 @@ func TestPortTakenRetry(t *testing.T) {
 	}
 	defer dyn.Stop()
 	defer mq.Stop()
-	if picks != 4 {
-		t.Errorf("%d port picks, want 4 (one retry each)", picks)
+	// At least one retry each; on a busy machine another process can take a
+	// free port between its pick and the emulator's bind, which is one more
+	// retry, and exactly what the retry is for.
+	if picks < 4 {
+		t.Errorf("%d port picks, want at least 4 (one retry each)", picks)
 	}
 	for _, s := range []*Server{dyn, mq} {
 		if s.Port == takenPort {

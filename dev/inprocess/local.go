@@ -2,39 +2,35 @@ package inprocess
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/acme/purchase-transfer/dev/samtemplate"
-	"github.com/acme/purchase-transfer/internal/deadline"
-	"github.com/acme/purchase-transfer/internal/queue"
-	"github.com/acme/purchase-transfer/internal/telemetry"
+	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// What a local runner (dev/cmd/local, dev/cmd/soak) does in place of Lambda:
-// invocations with their function's deadline, the sweeper's schedule, and
-// queue pollers as many as the event source mapping allows.
-
-// Timeouts are the template's function Timeouts, by logical id. A local
-// runner gives each invocation the deadline Lambda would give it; the
-// handlers then keep their margin to answer within it (internal/deadline),
-// as in AWS.
-type Timeouts map[string]time.Duration
-
-// FunctionTimeouts reads the Timeouts of the template's functions.
-func FunctionTimeouts(tpl *samtemplate.Template) Timeouts {
-	t := Timeouts{}
-	for _, f := range tpl.Functions {
-		t[f.LogicalID] = time.Duration(f.TimeoutSeconds) * time.Second
+// LocalAPI is the HTTP API as `make run` serves it: the transfer and status
+// handlers and the Apple notifications handler side by side, as API Gateway
+// routes them, each request given the deadline Lambda would give an
+// invocation of its function (timeouts: the template's Timeout by logical
+// id); the handlers then keep their margin to answer within it
+// (internal/deadline), as in AWS. Routing is httpapi.Routes, on the path as
+// sent: no path is cleaned or redirected on the way to a handler.
+func (s *Service) LocalAPI(q transfer.Queue, timeouts map[string]time.Duration) (http.Handler, error) {
+	apple, err := s.AppleNotificationHandler()
+	if err != nil {
+		return nil, err
 	}
-	return t
+	var routes httpapi.Routes
+	routes.Handle("/", apiInvocations(s.Handler(q), timeouts))
+	routes.Handle("/apple/notifications", invocation(apple, timeouts["AppleNotificationsFunction"]))
+	return &routes, nil
 }
 
-// Invocation gives every request the deadline of an invocation of a function
+// invocation gives every request the deadline of an invocation of a function
 // whose Timeout is timeout.
-func Invocation(h http.Handler, timeout time.Duration) http.Handler {
+func invocation(h http.Handler, timeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
@@ -42,11 +38,11 @@ func Invocation(h http.Handler, timeout time.Duration) http.Handler {
 	})
 }
 
-// APIInvocations is Invocation for the handler serving both API routes: a
+// apiInvocations is invocation for the handler serving both API routes: a
 // transfer as the transfer function's, anything else as the status
 // function's.
-func APIInvocations(h http.Handler, t Timeouts) http.Handler {
-	transfer, status := Invocation(h, t["TransferFunction"]), Invocation(h, t["StatusFunction"])
+func apiInvocations(h http.Handler, timeouts map[string]time.Duration) http.Handler {
+	transfer, status := invocation(h, timeouts["TransferFunction"]), invocation(h, timeouts["StatusFunction"])
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/purchases/transfers") {
 			transfer.ServeHTTP(w, r)
@@ -54,69 +50,4 @@ func APIInvocations(h http.Handler, t Timeouts) http.Handler {
 		}
 		status.ServeHTTP(w, r)
 	})
-}
-
-// SweepEvery runs a sweeper as the template's schedule does in AWS, each run
-// an invocation of the sweeper function (timeout), its work ending the
-// margin before.
-func SweepEvery(ctx context.Context, every, timeout time.Duration, s telemetry.Sweeper) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			sweepOnce(ctx, timeout, s)
-		}
-	}
-}
-
-func sweepOnce(ctx context.Context, timeout time.Duration, s telemetry.Sweeper) {
-	invocationCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	work, done := deadline.ForWork(invocationCtx, 0)
-	defer done()
-	if _, err := s.Sweep(work); err != nil && ctx.Err() == nil {
-		slog.ErrorContext(ctx, "sweep failed", "error", err)
-	}
-}
-
-// DefaultMaximumConcurrency is how many batches of a queue a local runner
-// handles at once when the template's event source mapping sets no
-// ScalingConfig.MaximumConcurrency: 2, the least Lambda allows there.
-const DefaultMaximumConcurrency = 2
-
-// QueueConcurrency is how many batches of a queue Lambda's event source
-// mapping hands its function at once (its MaximumConcurrency), which a local
-// runner matches with as many pollers; DefaultMaximumConcurrency when the
-// template sets none.
-func QueueConcurrency(tpl *samtemplate.Template, queueID string) int {
-	if e, ok := tpl.QueueConsumer(queueID); ok && e.MaximumConcurrency > 0 {
-		return e.MaximumConcurrency
-	}
-	return DefaultMaximumConcurrency
-}
-
-// Pollers are n queue.Pollers of one queue, each handing its batches to the
-// same handler, so that n batches are handled at once as Lambda's event
-// source mapping runs n invocations; one stuck batch holds up one poller.
-type Pollers struct {
-	Poller queue.Poller // the template of each
-	N      int
-}
-
-// Run runs the pollers until ctx is done.
-func (p Pollers) Run(ctx context.Context) {
-	done := make(chan struct{}, max(p.N, 1))
-	for range max(p.N, 1) {
-		poller := p.Poller
-		go func() {
-			defer func() { done <- struct{}{} }()
-			_ = poller.Run(ctx)
-		}()
-	}
-	for range max(p.N, 1) {
-		<-done
-	}
 }

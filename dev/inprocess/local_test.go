@@ -1,12 +1,10 @@
-package inprocess_test
+package inprocess
 
 import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/acme/purchase-transfer/dev/inprocess"
 )
 
 // make run gives each request the deadline Lambda would give its function's
@@ -21,7 +19,7 @@ func TestAPIInvocationsHaveTheirFunctionsTimeout(t *testing.T) {
 		}
 		got = time.Until(d)
 	})
-	h := inprocess.APIInvocations(record, inprocess.Timeouts{"TransferFunction": 10 * time.Second, "StatusFunction": 20 * time.Second})
+	h := apiInvocations(record, map[string]time.Duration{"TransferFunction": 10 * time.Second, "StatusFunction": 20 * time.Second})
 	for path, want := range map[string]time.Duration{
 		"/purchases/transfers":            10 * time.Second,
 		"/purchases/synchronizations/s-1": 20 * time.Second,

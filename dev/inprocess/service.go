@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/acme/purchase-transfer/internal/auth"
@@ -23,6 +24,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/httpapi"
 	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -42,6 +44,9 @@ type Config struct {
 	WebhookQueueURL  string
 	Webhook          WebhookConfig
 	Apple            AppleConfig
+	// Limits bound the unfinished synchronizations (REQ0007); the zero value
+	// bounds none (the mains read the template's, transfer.DefaultLimits).
+	Limits transfer.Limits
 	// Metrics receives the functions' EMF lines (os.Stdout for `make run`,
 	// as a Lambda writes them), each dimensioned by its function's short
 	// name; nil writes none.
@@ -50,8 +55,9 @@ type Config struct {
 
 // Clients are the AWS SDK clients.
 type Clients struct {
-	DynamoDB *dynamodb.Client
-	SQS      *sqs.Client
+	DynamoDB       *dynamodb.Client
+	SQS            *sqs.Client
+	SecretsManager *secretsmanager.Client
 }
 
 // Endpoints are the emulators' endpoints.
@@ -59,7 +65,8 @@ type Endpoints = config.Endpoints
 
 // NewClients builds the clients, pointed at e.
 func NewClients(cfg aws.Config, e Endpoints) Clients {
-	return Clients{DynamoDB: dynamo.NewClient(cfg, e.DynamoDB), SQS: queue.NewClient(cfg, e.SQS)}
+	return Clients{DynamoDB: dynamo.NewClient(cfg, e.DynamoDB), SQS: queue.NewClient(cfg, e.SQS),
+		SecretsManager: secrets.NewClient(cfg, e.SecretsManager)}
 }
 
 // Stores are the DynamoDB adapter's stores, one per port, on one table.
@@ -141,6 +148,7 @@ func (s *Service) Acceptor(q transfer.Queue, opts ...transfer.Option) *transfer.
 	}
 	base := []transfer.Option{
 		transfer.WithLockLease(s.Config.LockLease),
+		transfer.WithLimits(s.Config.Limits),
 		transfer.WithSignedTransactionVerifier(httpapi.SignedTransactions{Verifier: v}),
 	}
 	return transfer.NewAcceptor(s.Directory, s.Stores.Accept, q, append(base, opts...)...)
@@ -176,12 +184,10 @@ func (s *Service) StatusHandler() http.Handler {
 // Handler serves both endpoints, as the local runner does: the transfer and
 // status functions' handlers side by side, as API Gateway routes them.
 func (s *Service) Handler(q transfer.Queue, opts ...transfer.Option) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/purchases/transfers", s.TransferHandler(q, opts...))
-	status := s.StatusHandler()
-	mux.Handle("/purchases/synchronizations", status)
-	mux.Handle("/purchases/synchronizations/", status)
-	return mux
+	var routes httpapi.Routes
+	routes.Handle("/purchases/transfers", s.TransferHandler(q, opts...))
+	routes.Handle("/purchases/synchronizations", s.StatusHandler())
+	return &routes
 }
 
 // Processor is the processing use case.

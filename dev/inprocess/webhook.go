@@ -1,6 +1,7 @@
 package inprocess
 
 import (
+	"errors"
 	"time"
 
 	"github.com/acme/purchase-transfer/internal/queue"
@@ -12,10 +13,12 @@ import (
 
 // WebhookConfig is the webhook function's own configuration (config.Webhook).
 type WebhookConfig struct {
-	DeadLetterQueueURL string              // WEBHOOK_DLQ_URL
-	SealingKey         []byte              // WEBHOOK_SEALING_KEY: base64 of 32 bytes (Secrets Manager in AWS)
-	AttemptTimeout     time.Duration       // WEBHOOK_TIMEOUT_SECONDS: a 2xx within it is a success (10)
-	Retry              webhook.RetryPolicy // WEBHOOK_RETRY_SCHEDULE, WEBHOOK_CLIENT_ERROR_ATTEMPTS
+	DeadLetterQueueURL string // WEBHOOK_DLQ_URL
+	// SealingKeys are the sealing keys, read from Secrets Manager as the
+	// webhook function reads them (config.SealingKeys).
+	SealingKeys    webhook.SealingKeys
+	AttemptTimeout time.Duration       // WEBHOOK_TIMEOUT_SECONDS: a 2xx within it is a success (10)
+	Retry          webhook.RetryPolicy // WEBHOOK_RETRY_SCHEDULE, WEBHOOK_CLIENT_ERROR_ATTEMPTS
 	// Egress is which targets may be called; never read from the
 	// environment: in AWS it is always the strict policy.
 	Egress egress.Policy
@@ -48,22 +51,19 @@ func (s *Service) Redispatcher(c Clients) telemetry.Sweeper {
 	return telemetry.NewRedispatches(s.Meter("sweeper"), r)
 }
 
-// WebhookEndpoints manages endpoints, sealing their secrets with key.
-func (s *Service) WebhookEndpoints(key []byte, policy egress.Policy) (*webhook.Endpoints, error) {
-	sealer, err := webhook.NewSealer(key)
-	if err != nil {
-		return nil, err
-	}
-	return webhook.NewEndpoints(s.Stores.Endpoints, sealer, policy), nil
+// WebhookEndpoints manages endpoints, sealing their secrets with the
+// configured sealing keys.
+func (s *Service) WebhookEndpoints(policy egress.Policy) *webhook.Endpoints {
+	return webhook.NewEndpoints(s.Stores.Endpoints, webhook.NewRotatingSealer(s.Config.Webhook.SealingKeys), policy)
 }
 
 // WebhookWorker handles the webhook queue's messages.
 func (s *Service) WebhookWorker(c Clients) (*webhook.Worker, error) {
 	wc := s.Config.Webhook
-	sealer, err := webhook.NewSealer(wc.SealingKey)
-	if err != nil {
-		return nil, err
+	if wc.SealingKeys == nil {
+		return nil, errors.New("inprocess: no webhook sealing keys")
 	}
+	sealer := webhook.NewRotatingSealer(wc.SealingKeys)
 	endpoints := webhook.NewEndpoints(s.Stores.Endpoints, sealer, wc.Egress)
 	q := s.WebhookQueue(c)
 	var sender webhook.AttemptSender = webhook.NewSender(wc.Egress, wc.AttemptTimeout)

@@ -28,9 +28,12 @@ import (
 	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 var stack *localaws.Stack
@@ -58,18 +61,26 @@ type env struct {
 	res       localaws.Resources
 	svc       *inprocess.Service
 	jwtSecret []byte
-	queue     transfer.Queue
-	server    *httptest.Server
-	db        *dynamodb.Client
-	sqs       *sqs.Client
+	// jwtSecretID names jwtSecret in the local Secrets Manager (moto), where
+	// the API reads it, as the Lambdas do.
+	jwtSecretID string
+	queue       transfer.Queue
+	server      *httptest.Server
+	db          *dynamodb.Client
+	sqs         *sqs.Client
 }
 
 type envOption func(*envConfig)
 
 type envConfig struct {
-	cfg       inprocess.Config
-	wrapQueue func(transfer.Queue) transfer.Queue
-	resources []localaws.ResourceOption
+	// keyOpts tune the HS256 keys' cache (secrets.WithMissEvery(0) lets a
+	// test rotate twice without waiting); jwtSecretID, when set, names the
+	// secret instead of one made for the env.
+	keyOpts     []secrets.Option
+	jwtSecretID string
+	cfg         inprocess.Config
+	wrapQueue   func(transfer.Queue) transfer.Queue
+	resources   []localaws.ResourceOption
 }
 
 func withQueue(wrap func(transfer.Queue) transfer.Queue) envOption {
@@ -93,24 +104,32 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	testkit.SkipWithoutStack(t)
 	ctx := context.Background()
-	c := envConfig{cfg: inprocess.Config{
+	jwtSecret, jwtSecretID := rand.Text()+rand.Text(), "integration/jwt-"+strconv.FormatInt(newID(), 10)
+	if err := stack.PutSecret(ctx, jwtSecretID, jwtSecret); err != nil {
+		t.Fatal(err)
+	}
+	// A request may wait for a fetch as long as it takes a loaded moto.
+	c := envConfig{keyOpts: []secrets.Option{secrets.WithRequestWait(time.Minute)}, cfg: inprocess.Config{
 		LockLease:   transfer.DefaultLockLease,
 		MaxReceives: 5,
 		Retention:   dynamo.DefaultRetention,
 		SweepGrace:  transfer.DefaultSweepGrace,
-		JWT:         auth.JWTConfig{HS256Secret: []byte(rand.Text())},
 		Apple:       inprocess.AppleConfig{Roots: appleRoot.Pool()},
 	}}
 	for _, o := range opts {
 		o(&c)
 	}
+	if c.jwtSecretID != "" {
+		jwtSecretID = c.jwtSecretID
+	}
+	c.cfg.JWT.HS256Keys = config.HS256Keys(ctx, stack.Clients.SecretsManager, jwtSecretID, c.keyOpts...)
 	res, err := stack.IsolatedResources(ctx, c.resources...)
 	if err != nil {
 		t.Fatalf("resources: %v", err)
 	}
 	c.cfg.TableName = res.Table
 	c.cfg.TransferQueueURL = res.TransferQueueURL()
-	e := &env{t: t, res: res, jwtSecret: c.cfg.JWT.HS256Secret, db: stack.Clients.DynamoDB, sqs: stack.Clients.SQS}
+	e := &env{t: t, res: res, jwtSecret: []byte(jwtSecret), jwtSecretID: jwtSecretID, db: stack.Clients.DynamoDB, sqs: stack.Clients.SQS}
 	e.svc = inprocess.New(c.cfg, stack.Clients)
 	e.queue = e.svc.Queue(stack.Clients)
 	if c.wrapQueue != nil {
@@ -202,6 +221,18 @@ func (e *env) seedPurchase(p publisher, owner transfer.CustomerID, state transfe
 		e.t.Fatal(err)
 	}
 	return pur
+}
+
+// sealingKeys puts a new sealing key in the local Secrets Manager and
+// returns the webhook function's view of it.
+func (e *env) sealingKeys() webhook.SealingKeys {
+	e.t.Helper()
+	_, encoded := webhook.NewSealingKey()
+	id := "integration/sealing-" + strconv.FormatInt(newID(), 10)
+	if err := stack.PutSecret(context.Background(), id, encoded); err != nil {
+		e.t.Fatal(err)
+	}
+	return config.SealingKeys(context.Background(), stack.Clients.SecretsManager, id, secrets.WithRequestWait(time.Minute))
 }
 
 func newTxID() string { return "tx-" + strconv.FormatInt(newID(), 10) }

@@ -72,20 +72,16 @@ func newHookEnv(t *testing.T, hc hookConfig) *hookEnv {
 			c.cfg.Metrics = hc.metrics
 		}
 	})
-	key, _ := webhook.NewSealingKey()
 	e.svc.Config.WebhookQueueURL = e.res.QueueURLs[webhookQueueID]
 	e.svc.Config.Webhook = inprocess.WebhookConfig{
 		DeadLetterQueueURL: e.res.QueueURLs[webhookDLQID],
-		SealingKey:         key,
+		SealingKeys:        e.sealingKeys(),
 		AttemptTimeout:     hc.timeout,
 		// No jitter: the tests compare delays with the schedule.
 		Retry:  webhook.RetryPolicy{Schedule: hc.schedule, ClientErrorAttempts: hc.clientErrorAttempts},
 		Egress: egress.Local,
 	}
-	endpoints, err := e.svc.WebhookEndpoints(key, egress.Local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	endpoints := e.svc.WebhookEndpoints(egress.Local)
 	worker, err := e.svc.WebhookBatchHandler(stack.Clients)
 	if err != nil {
 		t.Fatal(err)
@@ -314,10 +310,12 @@ func TestWebhookDelivered(t *testing.T) {
 	if id := got.header.Get("webhook-id"); id != d.EventID || id != transfer.EventID(s) {
 		t.Errorf("webhook-id %q, delivery event %q, synchronization event %q", id, d.EventID, transfer.EventID(s))
 	}
-	ev, err := h.svc.Stores.Events.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: s.ID})
-	if err != nil || ev == nil || !ev.Dispatched {
-		t.Errorf("event = %+v, %v; want it recorded and dispatched", ev, err)
-	}
+	// The dispatcher marks the event dispatched after it has fanned it out,
+	// so the delivery can come first: wait for the mark, with a deadline.
+	testkit.Eventually(t, "the event recorded and marked dispatched", 10*time.Second, func() bool {
+		ev, err := h.svc.Stores.Events.Event(context.Background(), webhook.EventKey{PublisherID: pub.id, SynchronizationID: s.ID})
+		return err == nil && ev != nil && ev.Dispatched
+	})
 	h.drained(5 * time.Second)
 	if n := len(rc.requests()); n != 1 {
 		t.Errorf("%d requests, want exactly 1", n)
@@ -711,12 +709,9 @@ func TestWebhookEndpointManagement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
-	key, _ := webhook.NewSealingKey()
-	strict, err := e.svc.WebhookEndpoints(key, egress.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	local, _ := e.svc.WebhookEndpoints(key, egress.Local)
+	e.svc.Config.Webhook.SealingKeys = e.sealingKeys()
+	strict := e.svc.WebhookEndpoints(egress.Policy{})
+	local := e.svc.WebhookEndpoints(egress.Local)
 	pub := e.seedPublisher(true, false)
 	other := e.seedPublisher(true, false)
 

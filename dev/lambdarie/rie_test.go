@@ -183,16 +183,28 @@ func (d *deployment) start() *functionSet {
 	d.tb.Helper()
 	runtimeEnv := map[string]string{}
 	declaredByAll := map[string]string{"TABLE_NAME": d.res.Table}
+	var secretsEndpoint string
 	for k, v := range stack.Env() {
-		if strings.HasPrefix(k, "AWS_ENDPOINT_URL_") {
+		switch {
+		case k == "AWS_ENDPOINT_URL_SECRETS_MANAGER":
+			// Declared only by the functions that read secrets.
+			secretsEndpoint = v
+		case strings.HasPrefix(k, "AWS_ENDPOINT_URL_"):
 			declaredByAll[k] = v
-		} else {
+		default:
 			runtimeEnv[k] = v // region and dummy credentials, as Lambda provides them
 		}
 	}
+	// The HS256 key, in Secrets Manager (moto), where the functions read it:
+	// the environment names the secret, never holds the key.
+	secretID := "rie/jwt-" + strconv.FormatInt(randomID(), 10)
+	if err := stack.PutSecret(context.Background(), secretID, string(d.jwtSecret)); err != nil {
+		d.tb.Fatal(err)
+	}
 	// CONFIG_ENV dev: the template's default, prod, would refuse HS256 JWTs
 	// without an issuer and an audience, which these tokens do not carry.
-	api := map[string]string{"BASE_PATH": d.basePath, "JWT_HS256_SECRET": string(d.jwtSecret), "CONFIG_ENV": "dev"}
+	api := map[string]string{"BASE_PATH": d.basePath, "JWT_HS256_SECRET_ID": secretID, "CONFIG_ENV": "dev",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": secretsEndpoint}
 	overrides := map[string]map[string]string{
 		"TransferFunction":           merge(declaredByAll, api, map[string]string{"TRANSFER_QUEUE_URL": d.res.TransferQueueURL()}),
 		"StatusFunction":             merge(declaredByAll, api),

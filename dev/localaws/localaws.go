@@ -1,5 +1,6 @@
 // Package localaws runs the service's AWS dependencies on this machine:
-// DynamoDB Local and ElasticMQ, with the table and queues of template.yaml.
+// DynamoDB Local and ElasticMQ, with the table and queues of template.yaml,
+// and moto's server as Secrets Manager.
 // The local runner, the integration tests and the Lambda emulator tests all
 // stand on it.
 package localaws
@@ -17,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -36,18 +39,30 @@ const (
 	tableReadyDeadline = 30 * time.Second
 )
 
-// Stack is a running DynamoDB Local and ElasticMQ.
+// Stack is a running DynamoDB Local, ElasticMQ and moto (Secrets Manager).
 type Stack struct {
-	// DynamoDB and SQS are the emulators Start started; nil after Connect.
-	DynamoDB  *emulator.Server
-	SQS       *emulator.Server
-	Template  *samtemplate.Template
-	Clients   inprocess.Clients
-	endpoints inprocess.Endpoints
+	// DynamoDB, SQS and SecretsManager are the emulators Start started; nil
+	// after Connect.
+	DynamoDB       *emulator.Server
+	SQS            *emulator.Server
+	SecretsManager *emulator.Server
+	Template       *samtemplate.Template
+	Clients        inprocess.Clients
+	endpoints      inprocess.Endpoints
 }
 
-// Start starts both emulators, ElasticMQ with the template's queues declared
-// in its configuration (under their logical ids).
+// FunctionTimeouts are the template's function Timeouts, by logical id: the
+// deadline Lambda gives each invocation of the function.
+func (s *Stack) FunctionTimeouts() map[string]time.Duration {
+	t := make(map[string]time.Duration, len(s.Template.Functions))
+	for _, f := range s.Template.Functions {
+		t[f.LogicalID] = time.Duration(f.TimeoutSeconds) * time.Second
+	}
+	return t
+}
+
+// Start starts the emulators, ElasticMQ with the template's queues declared
+// in its configuration (under their logical ids), moto meanwhile.
 func Start(ctx context.Context, opt emulator.Options) (*Stack, error) {
 	tpl, err := loadTemplate()
 	if err != nil {
@@ -64,15 +79,28 @@ func Start(ctx context.Context, opt emulator.Options) (*Stack, error) {
 		}
 	}
 
+	var (
+		sm    *emulator.Server
+		smErr error
+	)
+	motoDone := make(chan struct{})
+	go func() {
+		defer close(motoDone)
+		sm, smErr = emulator.StartMoto(ctx, opt)
+	}()
 	db, mq, err := emulator.Start(ctx, opt, queues)
-	if err != nil {
-		return nil, err
+	<-motoDone
+	if err := errors.Join(err, smErr); err != nil {
+		return nil, errors.Join(err, db.Stop(), mq.Stop(), sm.Stop())
 	}
-	return newStack(tpl, db, mq, inprocess.Endpoints{DynamoDB: db.Endpoint, SQS: mq.Endpoint}), nil
+	st := newStack(tpl, db, mq, inprocess.Endpoints{DynamoDB: db.Endpoint, SQS: mq.Endpoint, SecretsManager: sm.Endpoint})
+	st.SecretsManager = sm
+	return st, nil
 }
 
-// Connect uses a DynamoDB and an SQS that already run, such as DynamoDB Local
-// and ElasticMQ in Docker for `sam local`, instead of starting them.
+// Connect uses a DynamoDB, an SQS and a Secrets Manager that already run,
+// such as DynamoDB Local, ElasticMQ and moto in Docker for `sam local`,
+// instead of starting them.
 func Connect(endpoints inprocess.Endpoints) (*Stack, error) {
 	tpl, err := loadTemplate()
 	if err != nil {
@@ -95,9 +123,9 @@ func loadTemplate() (*samtemplate.Template, error) {
 	return samtemplate.Load(path)
 }
 
-// Stop stops both emulators, if Start started them.
+// Stop stops the emulators, if Start started them.
 func (s *Stack) Stop() error {
-	return errors.Join(s.DynamoDB.Stop(), s.SQS.Stop())
+	return errors.Join(s.DynamoDB.Stop(), s.SQS.Stop(), s.SecretsManager.Stop())
 }
 
 // Endpoints are the emulators' endpoints.
@@ -120,10 +148,28 @@ func (s *Stack) Env() map[string]string {
 	return map[string]string{
 		"AWS_ENDPOINT_URL_DYNAMODB": s.endpoints.DynamoDB,
 		"AWS_ENDPOINT_URL_SQS":      s.endpoints.SQS,
-		"AWS_REGION":                Region,
-		"AWS_ACCESS_KEY_ID":         dummyAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     dummySecretKey,
+		// The SDK's name for Secrets Manager's variable (its service id,
+		// "Secrets Manager", upper-cased with _ for the space).
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.endpoints.SecretsManager,
+		"AWS_REGION":                       Region,
+		"AWS_ACCESS_KEY_ID":                dummyAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":            dummySecretKey,
 	}
+}
+
+// PutSecret gives the secret name the value, creating the secret or adding
+// a version (which becomes AWSCURRENT, the one before AWSPREVIOUS): a
+// rotation, as Secrets Manager makes it.
+func (s *Stack) PutSecret(ctx context.Context, name, value string) error {
+	_, err := s.Clients.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name, SecretString: &value})
+	var notFound *smtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		_, err = s.Clients.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+	}
+	if err != nil {
+		return fmt.Errorf("put secret %s: %w", name, err)
+	}
+	return nil
 }
 
 // Resources are one set of the template's table and queues.

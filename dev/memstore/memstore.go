@@ -44,7 +44,7 @@ var (
 // which then has no effect. Nil hooks do nothing.
 type Hooks struct {
 	Lookup       func(ctx context.Context, keys transfer.LookupKeys) error
-	Open         func(ctx context.Context, s transfer.Synchronization, leaseUntil time.Time) error
+	Open         func(ctx context.Context, s transfer.Synchronization, leaseUntil time.Time, limits transfer.Limits) error
 	Abandon      func(ctx context.Context, s transfer.Synchronization) error
 	Get          func(ctx context.Context, p transfer.PublisherID, id string) error
 	Load         func(ctx context.Context, job transfer.Job) error
@@ -147,6 +147,11 @@ type Store struct {
 	locks      map[transfer.LockKey]heldLock
 	history    map[chainKey][]HistoryEntry
 	events     map[syncKey]Event
+	// The counts of counted unfinished synchronizations, per target customer
+	// and per publisher. The publisher's is one exact count: the DynamoDB
+	// adapter's parts are allowed by the port, not required.
+	customerCounts  map[customerKey]int
+	publisherCounts map[transfer.PublisherID]int
 }
 
 // New is an empty store.
@@ -163,6 +168,9 @@ func New(opts ...Option) *Store {
 		locks:      map[transfer.LockKey]heldLock{},
 		history:    map[chainKey][]HistoryEntry{},
 		events:     map[syncKey]Event{},
+
+		customerCounts:  map[customerKey]int{},
+		publisherCounts: map[transfer.PublisherID]int{},
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -241,12 +249,13 @@ func clonePurchase(p transfer.Purchase) transfer.Purchase {
 	return p
 }
 
-// Open writes the record and takes the locks, provided the record is new,
-// each lock is free (absent, or its lease ran out) and the target customer
-// exists; otherwise it writes nothing and reports every failed condition.
-func (s *Store) Open(ctx context.Context, sync transfer.Synchronization, leaseUntil time.Time) error {
+// Open writes the record, takes the locks and counts a counted sync,
+// provided the record is new, each lock is free (absent, or its lease ran
+// out), the target customer exists and neither count would pass its limit;
+// otherwise it writes nothing and reports every failed condition.
+func (s *Store) Open(ctx context.Context, sync transfer.Synchronization, leaseUntil time.Time, limits transfer.Limits) error {
 	if h := s.enter("Open").Open; h != nil {
-		if err := h(ctx, sync, leaseUntil); err != nil {
+		if err := h(ctx, sync, leaseUntil, limits); err != nil {
 			return err
 		}
 	}
@@ -270,12 +279,17 @@ func (s *Store) Open(ctx context.Context, sync transfer.Synchronization, leaseUn
 	if len(locks) > 1 && !free(locks[1]) {
 		conflict.PurchaseLocked = true
 	}
-	if _, ok := s.customers[customerKey{sync.PublisherID, sync.Target}]; !ok {
+	target := customerKey{sync.PublisherID, sync.Target}
+	if _, ok := s.customers[target]; !ok {
 		conflict.CustomerMissing = true
 	}
+	full := func(count, limit int) bool { return sync.Counted && limit > 0 && count >= limit }
+	conflict.CustomerAtLimit = full(s.customerCounts[target], limits.PerCustomer)
+	conflict.PublisherAtLimit = full(s.publisherCounts[sync.PublisherID], limits.PerPublisher)
 	if *conflict != (transfer.OpenConflict{}) {
 		return conflict
 	}
+	s.count(sync, 1)
 	stored := opened(sync)
 	s.syncs[k] = record{s: stored, open: true, openSince: stored.CreatedAt.UnixMilli()}
 	for _, l := range locks {
@@ -297,6 +311,7 @@ func opened(s transfer.Synchronization) transfer.Synchronization {
 		Target:                s.Target,
 		IPAddress:             s.IPAddress,
 		Status:                s.Status,
+		Counted:               s.Counted,
 		CreatedAt:             stamp(s.CreatedAt),
 		UpdatedAt:             stamp(s.UpdatedAt),
 	}
@@ -339,7 +354,24 @@ func (s *Store) Abandon(ctx context.Context, sync transfer.Synchronization) erro
 	for _, l := range locks {
 		delete(s.locks, l)
 	}
+	s.count(sync, -1)
 	return nil
+}
+
+// count adds delta to both counts of a counted sync; the caller holds s.mu.
+func (s *Store) count(sync transfer.Synchronization, delta int) {
+	if sync.Counted {
+		s.customerCounts[customerKey{sync.PublisherID, sync.Target}] += delta
+		s.publisherCounts[sync.PublisherID] += delta
+	}
+}
+
+// Unfinished is how many counted synchronizations are unfinished for a
+// target customer of a publisher, and for the whole publisher.
+func (s *Store) Unfinished(p transfer.PublisherID, c transfer.CustomerID) (customer, publisher int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.customerCounts[customerKey{p, c}], s.publisherCounts[p]
 }
 
 // Get reads one synchronization.
@@ -356,8 +388,8 @@ func (s *Store) Get(ctx context.Context, p transfer.PublisherID, id string) (tra
 }
 
 // Load reads a job's snapshot like the DynamoDB WorkStore: nothing but a nil
-// Sync when the record is missing; the chain lock only when the job names
-// the chain; otherwise the chain resolved from the transactionId.
+// Sync when the record is missing; the chain lock only when the record names
+// the chain; otherwise the chain resolved from the record's transactionId.
 func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, error) {
 	if h := s.enter("Load").Load; h != nil {
 		if err := h(ctx, job); err != nil {
@@ -374,22 +406,25 @@ func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, 
 	}
 	sync := rec.s
 	snap.Sync = &sync
+	// The transactionId and chain are the record's, as in the DynamoDB
+	// adapter: the job only names the record.
+	tx, otx := sync.TransactionID, sync.OriginalTransactionID
 	held := func(l transfer.LockKey) {
-		if lock, ok := s.locks[l]; ok && lock.syncID == job.SynchronizationID {
+		if lock, ok := s.locks[l]; ok && lock.syncID == sync.ID {
 			snap.HeldLocks = append(snap.HeldLocks, l)
 		}
 	}
-	held(transfer.LockKey{PublisherID: p, TransactionID: job.TransactionID})
-	if job.OriginalTransactionID != "" {
-		snap.OriginalTransactionID = job.OriginalTransactionID
-		held(transfer.LockKey{PublisherID: p, OriginalTransactionID: job.OriginalTransactionID})
-		if pur, ok := s.purchases[chainKey{p, job.OriginalTransactionID}]; ok {
+	held(transfer.LockKey{PublisherID: p, TransactionID: tx})
+	if otx != "" {
+		snap.OriginalTransactionID = otx
+		held(transfer.LockKey{PublisherID: p, OriginalTransactionID: otx})
+		if pur, ok := s.purchases[chainKey{p, otx}]; ok {
 			pur := clonePurchase(pur)
 			snap.Purchase = &pur
 		}
 		return snap, nil
 	}
-	otx, pur := s.chainOf(p, job.TransactionID)
+	otx, pur := s.chainOf(p, tx)
 	snap.OriginalTransactionID = otx
 	switch {
 	case otx == "":
@@ -485,6 +520,7 @@ func (s *Store) Finalize(ctx context.Context, f transfer.Finalization) error {
 	for _, l := range f.ReleaseLocks {
 		delete(s.locks, l)
 	}
+	s.count(sync, -1)
 	if f.EventID != "" {
 		s.events[k] = Event{ID: f.EventID, Sync: sync}
 	}

@@ -114,7 +114,7 @@ func (s *Store) Customer(_ context.Context, p transfer.PublisherID, id transfer.
 
 // PutSynchronization stores a record as given, bypassing Open's conditions
 // and taking no lock: unfinished unless its status is finalized, its grace
-// period starting at CreatedAt.
+// period starting at CreatedAt, and then counted when sync.Counted.
 func (s *Store) PutSynchronization(sync transfer.Synchronization) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,6 +123,9 @@ func (s *Store) PutSynchronization(sync transfer.Synchronization) {
 	sync.FinalizedAt = stamp(sync.FinalizedAt)
 	open := sync.Status != transfer.StatusFinalized
 	s.syncs[syncKey{sync.PublisherID, sync.ID}] = record{s: sync, open: open, openSince: sync.CreatedAt.UnixMilli()}
+	if open {
+		s.count(sync, 1) // as Open counts a counted one
+	}
 }
 
 // PutLock makes synchronization syncID hold lock l until leaseUntil.

@@ -21,6 +21,10 @@ type Function struct {
 	// parameter; it is "" where only AWS knows the value (a resource's name
 	// or URL, a condition, a dynamic reference).
 	Environment map[string]string
+	// Grants are what its execution role allows (iam.go).
+	Grants Grants
+	// SQSQueues are the logical ids of the queues its SQS events consume.
+	SQSQueues []string
 	// QueueEvents are the function's SQS event source mappings.
 	QueueEvents []QueueEvent
 }

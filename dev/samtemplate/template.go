@@ -127,6 +127,9 @@ func Parse(data []byte) (*Template, error) {
 			t.Parameters[name] = fmt.Sprint(p.Default)
 		}
 	}
+	iam := map[string]functionIAM{}
+	roles := map[string]roleProps{}
+	var policies []policyProps
 	ids := make([]string, 0, len(doc.Resources))
 	for id := range doc.Resources {
 		ids = append(ids, id)
@@ -164,7 +167,25 @@ func Parse(data []byte) (*Template, error) {
 				return nil, fmt.Errorf("function %s: %w", id, err)
 			}
 			t.Functions = append(t.Functions, fn)
+			if iam[id], err = parseFunctionIAM(res.Properties); err != nil {
+				return nil, fmt.Errorf("function %s: %w", id, err)
+			}
+		case "AWS::IAM::Role":
+			var r roleProps
+			if err := json.Unmarshal(res.Properties, &r); err != nil {
+				return nil, fmt.Errorf("role %s: %w", id, err)
+			}
+			roles[id] = r
+		case "AWS::IAM::Policy":
+			var p policyProps
+			if err := json.Unmarshal(res.Properties, &p); err != nil {
+				return nil, fmt.Errorf("policy %s: %w", id, err)
+			}
+			policies = append(policies, p)
 		}
+	}
+	if err := attachGrants(t, iam, roles, policies); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

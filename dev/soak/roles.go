@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"io"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/emulator"
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/webhook"
@@ -31,9 +33,9 @@ const (
 )
 
 // RoleConfig is what a consumer needs: where the stack is, the service's
-// settings, and the faults to inject. A consumer process reads it from its
-// standard input, so the sealing key is never in an argument or the
-// environment.
+// settings, and the faults to inject; a consumer process reads it from its
+// standard input. It holds no secret: the sealing key is read from the local
+// Secrets Manager, as the webhook function reads it.
 type RoleConfig struct {
 	Role             string              `json:"role"`
 	Endpoints        inprocess.Endpoints `json:"endpoints"`
@@ -44,7 +46,7 @@ type RoleConfig struct {
 	MaxReceives      int                 `json:"maxReceives"`
 	LockLease        time.Duration       `json:"lockLease"`
 	SweepGrace       time.Duration       `json:"sweepGrace"`
-	SealingKey       []byte              `json:"sealingKey,omitempty"`
+	SealingKeySecret string              `json:"sealingKeySecretId"`
 	AttemptTimeout   time.Duration       `json:"attemptTimeout"`
 	RetrySchedule    []time.Duration     `json:"retrySchedule"`
 	// Pollers is how many batches this consumer handles at once.
@@ -56,8 +58,8 @@ type RoleConfig struct {
 }
 
 // service composes the service as the mains do, with the soak's settings,
-// on clients.
-func (rc RoleConfig) service(clients inprocess.Clients) *inprocess.Service {
+// on clients; the sealing keys come from secrets (Secrets Manager).
+func (rc RoleConfig) service(ctx context.Context, clients inprocess.Clients, secrets *secretsmanager.Client) *inprocess.Service {
 	return inprocess.New(inprocess.Config{
 		TableName:        rc.Table,
 		TransferQueueURL: rc.TransferQueueURL,
@@ -68,7 +70,7 @@ func (rc RoleConfig) service(clients inprocess.Clients) *inprocess.Service {
 		WebhookQueueURL:  rc.WebhookQueueURL,
 		Webhook: inprocess.WebhookConfig{
 			DeadLetterQueueURL: rc.WebhookDLQURL,
-			SealingKey:         rc.SealingKey,
+			SealingKeys:        config.SealingKeys(ctx, secrets, rc.SealingKeySecret),
 			AttemptTimeout:     rc.AttemptTimeout,
 			Retry:              webhook.RetryPolicy{Schedule: rc.RetrySchedule, ClientErrorAttempts: 3, Jitter: 0.2},
 			Egress:             egress.Local,
@@ -92,7 +94,7 @@ func RunRole(ctx context.Context, rc RoleConfig, in *Injector) error {
 		return err
 	}
 	faulty := faultyClients(stack, in)
-	svc := rc.service(faulty)
+	svc := rc.service(ctx, faulty, stack.Clients.SecretsManager)
 	var h queue.BatchHandler
 	url := rc.TransferQueueURL
 	switch rc.Role {

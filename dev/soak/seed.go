@@ -90,10 +90,7 @@ func (e *env) seed(ctx context.Context, w *world, opt Options, receivers []*rece
 	if len(report.Invalid) > 0 {
 		return fmt.Errorf("seed import: line %d: %s", report.Invalid[0].Line, report.Invalid[0].Reason)
 	}
-	endpoints, err := e.checkSvc.WebhookEndpoints(e.sealing, egress.Local)
-	if err != nil {
-		return err
-	}
+	endpoints := e.checkSvc.WebhookEndpoints(egress.Local)
 	for _, r := range receivers {
 		_, secret, err := endpoints.Subscribe(ctx, publisherID, r.url, []string{webhook.TopicSyncResult})
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/internal/apple/localroot"
 	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/webhook"
 )
@@ -30,13 +31,15 @@ const (
 	// attempt's lease (attemptTimeout + the webhook package's 30 s margin),
 	// or the message of a consumer killed mid-attempt comes back while the
 	// lease still stands, and is dropped as a copy.
-	webhookVisibility = 45 * time.Second
-	lockLease         = 60 * time.Second // > MaxReceiveCount × transferVisibility
-	sweepGrace        = 10 * time.Second
-	sweepEvery        = 3 * time.Second
-	attemptTimeout    = 2 * time.Second
-	webhookQueueID    = "WebhookQueue"
-	webhookDLQID      = "WebhookDeadLetterQueue"
+	webhookVisibility  = 45 * time.Second
+	lockLease          = 60 * time.Second // > MaxReceiveCount × transferVisibility
+	sweepGrace         = 10 * time.Second
+	sweepEvery         = 3 * time.Second
+	attemptTimeout     = 2 * time.Second
+	webhookQueueID     = "WebhookQueue"
+	webhookDLQID       = "WebhookDeadLetterQueue"
+	jwtSecretID        = "purchase-transfer/soak/jwt-hs256"
+	sealingKeySecretID = "purchase-transfer/soak/webhook-sealing-key"
 )
 
 // retrySchedule gives a delivery three attempts: the failing endpoint's are
@@ -53,10 +56,9 @@ type env struct {
 	checkSvc  *inprocess.Service // on clean clients: seeding and reading
 	svc       *inprocess.Service // on faulty clients: the API and the sweeper
 	faulty    inprocess.Clients
-	timeouts  inprocess.Timeouts
+	timeouts  map[string]time.Duration
 	root      *localroot.Authority
-	jwtSecret []byte
-	sealing   []byte
+	jwtSecret []byte // to mint customer JWTs; the API reads it from Secrets Manager
 	apiURL    string
 	server    *http.Server
 	role      RoleConfig // the consumers' base configuration
@@ -67,7 +69,7 @@ func startEnv(ctx context.Context, opt Options, in *Injector) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{stack: stack, clean: stack.Clients, timeouts: inprocess.FunctionTimeouts(stack.Template)}
+	e := &env{stack: stack, clean: stack.Clients, timeouts: stack.FunctionTimeouts()}
 	if err := e.setUp(ctx, opt, in); err != nil {
 		return nil, errors.Join(err, e.stop())
 	}
@@ -92,25 +94,32 @@ func (e *env) setUp(ctx context.Context, opt Options, in *Injector) error {
 	if e.root, err = localroot.New(); err != nil {
 		return err
 	}
+	// The run's secrets, in the local Secrets Manager only.
 	e.jwtSecret = []byte(rand.Text() + rand.Text())
-	e.sealing, _ = webhook.NewSealingKey()
+	if err := e.stack.PutSecret(ctx, jwtSecretID, string(e.jwtSecret)); err != nil {
+		return err
+	}
+	_, sealing := webhook.NewSealingKey()
+	if err := e.stack.PutSecret(ctx, sealingKeySecretID, sealing); err != nil {
+		return err
+	}
 	e.role = RoleConfig{
 		Endpoints: e.stack.Endpoints(), Table: e.res.Table,
 		TransferQueueURL: e.res.TransferQueueURL(), WebhookQueueURL: e.res.QueueURLs[webhookQueueID], WebhookDLQURL: e.res.QueueURLs[webhookDLQID],
 		MaxReceives: tq.MaxReceiveCount, LockLease: lockLease, SweepGrace: sweepGrace,
-		SealingKey: e.sealing, AttemptTimeout: attemptTimeout, RetrySchedule: retrySchedule,
+		SealingKeySecret: sealingKeySecretID, AttemptTimeout: attemptTimeout, RetrySchedule: retrySchedule,
 		Faults: opt.Faults, Seed: opt.Seed,
 	}
-	e.checkSvc = e.role.service(e.clean)
+	e.checkSvc = e.role.service(ctx, e.clean, e.clean.SecretsManager)
 	e.faulty = faultyClients(e.stack, in)
-	e.svc = e.serviceOn(e.faulty)
+	e.svc = e.serviceOn(ctx, e.faulty)
 	return nil
 }
 
 // serviceOn is the API's service (customer JWTs, Apple's local root) on clients.
-func (e *env) serviceOn(c inprocess.Clients) *inprocess.Service {
-	svc := e.role.service(c)
-	svc.Config.JWT = auth.JWTConfig{HS256Secret: e.jwtSecret}
+func (e *env) serviceOn(ctx context.Context, c inprocess.Clients) *inprocess.Service {
+	svc := e.role.service(ctx, c, e.clean.SecretsManager)
+	svc.Config.JWT = auth.JWTConfig{HS256Keys: config.HS256Keys(ctx, e.clean.SecretsManager, jwtSecretID)}
 	svc.Config.AuthCacheTTL = directorycache.DefaultTTL
 	svc.Config.Apple = inprocess.AppleConfig{Roots: e.root.Pool()}
 	return inprocess.New(svc.Config, c)
@@ -119,13 +128,10 @@ func (e *env) serviceOn(c inprocess.Clients) *inprocess.Service {
 // serve starts the API (transfer, status, Apple notifications) on a free
 // 127.0.0.1 port, each request under its function's deadline.
 func (e *env) serve() error {
-	apple, err := e.svc.AppleNotificationHandler()
+	routes, err := e.svc.LocalAPI(e.svc.Queue(e.faulty), e.timeouts)
 	if err != nil {
 		return err
 	}
-	routes := http.NewServeMux()
-	routes.Handle("/", inprocess.APIInvocations(e.svc.Handler(e.svc.Queue(e.faulty)), e.timeouts))
-	routes.Handle("/apple/notifications/", inprocess.Invocation(apple, e.timeouts["AppleNotificationsFunction"]))
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err

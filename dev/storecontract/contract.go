@@ -64,6 +64,10 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Open/ExistingID", testOpenExisting},
 		{"Open/AllConflictsAtOnce", testOpenAllConflicts},
 		{"Open/ExpiredLeaseIsTakenOver", testOpenTakeOver},
+		{"Limits/PerCustomer", testLimitPerCustomer},
+		{"Limits/UncountedSyncs", testLimitUncounted},
+		{"Limits/PerPublisher", testLimitPerPublisher},
+		{"Limits/ExistingAtTheLimit", testLimitExisting},
 		{"Get/OtherPublisher", testGetOtherPublisher},
 		{"Abandon/RemovesRecordAndLocks", testAbandon},
 		{"Abandon/SparesAnotherSyncsLocks", testAbandonSparesOthers},
@@ -149,7 +153,8 @@ func (w *world) newPurchase(owner transfer.CustomerID) transfer.Purchase {
 	return p
 }
 
-// newSync is an unopened synchronization of tx (and of otx when known) for target.
+// newSync is an unopened synchronization of tx (and of otx when known) for
+// target, counted as the Acceptor counts every new one.
 func (w *world) newSync(tx, otx string, target transfer.CustomerID) transfer.Synchronization {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return transfer.Synchronization{
@@ -161,6 +166,7 @@ func (w *world) newSync(tx, otx string, target transfer.CustomerID) transfer.Syn
 		Target:                target,
 		IPAddress:             "192.0.2.7",
 		Status:                transfer.StatusProcessing,
+		Counted:               true,
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
@@ -179,14 +185,20 @@ func (w *world) open() transfer.Synchronization {
 
 func (w *world) mustOpen(s transfer.Synchronization, leaseUntil time.Time) {
 	w.t.Helper()
-	if err := w.Sync.Open(w.ctx, s, leaseUntil); err != nil {
+	if err := w.Sync.Open(w.ctx, s, leaseUntil, transfer.Limits{}); err != nil {
 		w.t.Fatalf("Open(%s): %v", s.ID, err)
 	}
 }
 
 func (w *world) conflict(s transfer.Synchronization) *transfer.OpenConflict {
 	w.t.Helper()
-	err := w.Sync.Open(w.ctx, s, future())
+	return w.conflictWithin(s, transfer.Limits{})
+}
+
+// conflictWithin is the refusal of an Open under limits.
+func (w *world) conflictWithin(s transfer.Synchronization, limits transfer.Limits) *transfer.OpenConflict {
+	w.t.Helper()
+	err := w.Sync.Open(w.ctx, s, future(), limits)
 	var c *transfer.OpenConflict
 	if !errors.As(err, &c) {
 		w.t.Fatalf("Open(%s) = %v, want an *OpenConflict", s.ID, err)

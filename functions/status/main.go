@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
 	"github.com/acme/purchase-transfer/internal/metrics"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -30,6 +32,11 @@ func main() {
 
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
+	sm := secrets.NewClient(awsCfg, cfg.Endpoints.SecretsManager)
+
+	// The HS256 key of customer JWTs, from Secrets Manager now (and again on
+	// a TTL and when a token of a newer key arrives), never from the environment.
+	cfg.JWT.HS256Keys = config.HS256Keys(context.Background(), sm, cfg.HS256SecretID)
 
 	// Adapters.
 	table := dynamo.NewTable(db, cfg.TableName)

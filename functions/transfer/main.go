@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/httpapi"
 	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -34,6 +36,11 @@ func main() {
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
 	sqsClient := queue.NewClient(awsCfg, cfg.Endpoints.SQS)
+	sm := secrets.NewClient(awsCfg, cfg.Endpoints.SecretsManager)
+
+	// The HS256 key of customer JWTs, from Secrets Manager now (and again on
+	// a TTL and when a token of a newer key arrives), never from the environment.
+	cfg.JWT.HS256Keys = config.HS256Keys(context.Background(), sm, cfg.HS256SecretID)
 
 	// Adapters.
 	table := dynamo.NewTable(db, cfg.TableName, dynamo.WithRetention(cfg.Retention))
@@ -44,7 +51,7 @@ func main() {
 
 	// Domain.
 	acceptor := transfer.NewAcceptor(directory, dynamo.NewAcceptStore(table), jobs,
-		transfer.WithLockLease(cfg.LockLease), transfer.WithSignedTransactionVerifier(signed))
+		transfer.WithLockLease(cfg.LockLease), transfer.WithLimits(cfg.Limits), transfer.WithSignedTransactionVerifier(signed))
 
 	// Handler.
 	handler := httpapi.NewTransferHandler(acceptor, auth.NewVerifier(cfg.JWT), httpapi.WithBasePath(cfg.BasePath),

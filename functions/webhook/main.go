@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
@@ -31,12 +33,15 @@ func main() {
 	// Clients, once per container.
 	db := dynamo.NewClient(awsCfg, cfg.Endpoints.DynamoDB)
 	sqsClient := queue.NewClient(awsCfg, cfg.Endpoints.SQS)
+	sm := secrets.NewClient(awsCfg, cfg.Endpoints.SecretsManager)
 
 	// Adapters. In AWS a delivery may only call public https endpoints.
 	policy := egress.Policy{}
 	table := dynamo.NewTable(db, cfg.TableName)
 	webhookQueue := queue.NewWebhookQueue(sqsClient, cfg.WebhookQueueURL, cfg.DeadLetterQueueURL)
-	sealer := config.Must(webhook.NewSealer(cfg.SealingKey))
+	// The sealing key, from Secrets Manager now (and again on a TTL and when
+	// a sealed secret opens with neither the current nor the previous key).
+	sealer := webhook.NewRotatingSealer(config.SealingKeys(context.Background(), sm, cfg.SealingKeySecretID))
 	endpointStore := dynamo.NewEndpointStore(table)
 	endpoints := webhook.NewEndpoints(endpointStore, sealer, policy)
 	sender := telemetry.NewAttempts(meter, webhook.NewSender(policy, cfg.AttemptTimeout))

@@ -25,14 +25,21 @@ import (
 type Endpoints struct {
 	DynamoDB string // AWS_ENDPOINT_URL_DYNAMODB
 	SQS      string // AWS_ENDPOINT_URL_SQS
+	// SecretsManager is read only by the functions that read secrets
+	// (transfer, status, webhook), which alone declare it.
+	SecretsManager string // AWS_ENDPOINT_URL_SECRETS_MANAGER
 }
 
 // API is what both HTTP functions read: the base path, customer JWT
 // verification and the credential cache.
 type API struct {
 	BasePath string // BASE_PATH, e.g. "/storekit2"
-	// JWT_HS256_SECRET (at least 32 bytes), JWT_JWKS_URL (https; http only
-	// on loopback), JWT_ISSUER, JWT_AUDIENCE, JWT_MAX_LIFETIME_SECONDS.
+	// HS256SecretID is JWT_HS256_SECRET_ID: the Secrets Manager secret (name
+	// or ARN) whose value is the HS256 key; "" disables HS256. The key itself
+	// is never in the environment: HS256Keys reads it at init.
+	HS256SecretID string
+	// JWT_JWKS_URL (https; http only on loopback), JWT_ISSUER, JWT_AUDIENCE,
+	// JWT_MAX_LIFETIME_SECONDS. Its HS256Keys are set by the main.
 	JWT          auth.JWTConfig
 	AuthCacheTTL time.Duration // AUTH_CACHE_TTL_SECONDS
 	// Environment is CONFIG_ENV: EnvDev (also when unset) or EnvProd, which
@@ -46,16 +53,15 @@ const (
 	EnvProd = "prod"
 )
 
-// MinHS256SecretBytes is the shortest HS256 key accepted: 256 bits, the
-// size of the hash (RFC 7518 §3.2).
-const MinHS256SecretBytes = 32
-
 // Transfer is the configuration of the transfer function.
 type Transfer struct {
 	TableName        string        // TABLE_NAME
 	TransferQueueURL string        // TRANSFER_QUEUE_URL
 	LockLease        time.Duration // LOCK_LEASE_SECONDS
 	Retention        time.Duration // SYNC_RETENTION_DAYS
+	// Limits are MAX_UNFINISHED_PER_CUSTOMER and MAX_UNFINISHED_PER_PUBLISHER
+	// (0: unbounded): REQ0007 past them.
+	Limits transfer.Limits
 	API
 	Endpoints
 }
@@ -69,7 +75,11 @@ func ReadTransfer(getenv func(string) string) (Transfer, error) {
 		LockLease:        r.seconds("LOCK_LEASE_SECONDS", transfer.DefaultLockLease),
 		Retention:        r.days("SYNC_RETENTION_DAYS", dynamo.DefaultRetention),
 		API:              r.api(),
-		Endpoints:        r.endpoints(),
+		Endpoints:        r.endpointsWithSecrets(),
+	}
+	c.Limits = transfer.Limits{
+		PerCustomer:  r.integer("MAX_UNFINISHED_PER_CUSTOMER", transfer.DefaultLimits.PerCustomer),
+		PerPublisher: r.integer("MAX_UNFINISHED_PER_PUBLISHER", transfer.DefaultLimits.PerPublisher),
 	}
 	return c, r.err()
 }
@@ -84,7 +94,7 @@ type Status struct {
 // ReadStatus reads the status function's configuration.
 func ReadStatus(getenv func(string) string) (Status, error) {
 	r := envReader{getenv: getenv}
-	c := Status{TableName: r.required("TABLE_NAME"), API: r.api(), Endpoints: r.endpoints()}
+	c := Status{TableName: r.required("TABLE_NAME"), API: r.api(), Endpoints: r.endpointsWithSecrets()}
 	return c, r.err()
 }
 
@@ -174,27 +184,21 @@ func (r *envReader) err() error { return errors.Join(r.errs...) }
 
 func (r *envReader) api() API {
 	c := API{
-		BasePath: r.getenv("BASE_PATH"),
+		BasePath:      r.getenv("BASE_PATH"),
+		HS256SecretID: r.getenv("JWT_HS256_SECRET_ID"),
 		JWT: auth.JWTConfig{
-			HS256Secret: []byte(r.getenv("JWT_HS256_SECRET")),
 			JWKSURL:     r.getenv("JWT_JWKS_URL"),
 			Issuer:      r.getenv("JWT_ISSUER"),
 			Audience:    r.getenv("JWT_AUDIENCE"),
-			MaxLifetime: r.seconds("JWT_MAX_LIFETIME_SECONDS", auth.DefaultMaxLifetime),
+			MaxLifetime: r.jwtMaxLifetime(),
 		},
 		AuthCacheTTL: r.seconds("AUTH_CACHE_TTL_SECONDS", directorycache.DefaultTTL),
 		Environment:  r.getenv("CONFIG_ENV"),
-	}
-	if n := len(c.JWT.HS256Secret); n > 0 && n < MinHS256SecretBytes {
-		r.errs = append(r.errs, fmt.Errorf("JWT_HS256_SECRET must be at least %d bytes, got %d", MinHS256SecretBytes, n))
 	}
 	if c.JWT.JWKSURL != "" {
 		if err := auth.CheckJWKSURL(c.JWT.JWKSURL); err != nil {
 			r.errs = append(r.errs, fmt.Errorf("JWT_JWKS_URL: %w", err))
 		}
-	}
-	if c.JWT.MaxLifetime <= 0 {
-		r.errs = append(r.errs, errors.New("JWT_MAX_LIFETIME_SECONDS must be positive"))
 	}
 	switch c.Environment {
 	case "":
@@ -203,7 +207,7 @@ func (r *envReader) api() API {
 	default:
 		r.errs = append(r.errs, fmt.Errorf("CONFIG_ENV must be %s or %s, got %q", EnvDev, EnvProd, c.Environment))
 	}
-	jwtsOn := len(c.JWT.HS256Secret) > 0 || c.JWT.JWKSURL != ""
+	jwtsOn := c.HS256SecretID != "" || c.JWT.JWKSURL != ""
 	if c.Environment == EnvProd && jwtsOn && (c.JWT.Issuer == "" || c.JWT.Audience == "") {
 		r.errs = append(r.errs, errors.New("CONFIG_ENV=prod with customer JWTs on requires JWT_ISSUER and JWT_AUDIENCE"))
 	}
@@ -214,6 +218,13 @@ func (r *envReader) api() API {
 // service-specific ones the template declares (not AWS_ENDPOINT_URL).
 func (r *envReader) endpoints() Endpoints {
 	return Endpoints{DynamoDB: r.getenv("AWS_ENDPOINT_URL_DYNAMODB"), SQS: r.getenv("AWS_ENDPOINT_URL_SQS")}
+}
+
+// endpointsWithSecrets are a secret-reading function's: Secrets Manager's too.
+func (r *envReader) endpointsWithSecrets() Endpoints {
+	e := r.endpoints()
+	e.SecretsManager = r.getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+	return e
 }
 
 func (r *envReader) required(name string) string {
@@ -235,6 +246,25 @@ func (r *envReader) integer(name string, def int) int {
 		return def
 	}
 	return n
+}
+
+// jwtMaxLifetime is JWT_MAX_LIFETIME_SECONDS: the longest exp - iat a
+// customer JWT may have.
+func (r *envReader) jwtMaxLifetime() time.Duration {
+	d := r.seconds("JWT_MAX_LIFETIME_SECONDS", auth.DefaultMaxLifetime)
+	if d <= 0 {
+		r.errs = append(r.errs, errors.New("JWT_MAX_LIFETIME_SECONDS must be positive"))
+	}
+	return d
+}
+
+// JWTMaxLifetime reads JWT_MAX_LIFETIME_SECONDS as the HTTP functions do
+// (auth.DefaultMaxLifetime when unset), for what mints JWTs the service must
+// accept (transferctl token).
+func JWTMaxLifetime(getenv func(string) string) (time.Duration, error) {
+	r := &envReader{getenv: getenv}
+	d := r.jwtMaxLifetime()
+	return d, r.err()
 }
 
 func (r *envReader) seconds(name string, def time.Duration) time.Duration {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/acme/purchase-transfer/dev/samtemplate"
 	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
 // reader is a function's configuration reader, its result dropped.
@@ -132,7 +133,7 @@ func repoTemplate(t *testing.T) (*samtemplate.Template, string) {
 }
 
 func TestReadersRefuseWeakJWTSettings(t *testing.T) {
-	secret32 := strings.Repeat("k", 32)
+	secretID := "purchase-transfer/dev/jwt-hs256"
 	base := map[string]string{"TABLE_NAME": "t", "TRANSFER_QUEUE_URL": "http://127.0.0.1:9324/q"}
 	read := func(vars map[string]string) (config.API, error) {
 		env := func(name string) string {
@@ -154,9 +155,9 @@ func TestReadersRefuseWeakJWTSettings(t *testing.T) {
 		want string // "" for accepted, else a part of the error
 	}{
 		{"no JWTs at all", map[string]string{}, ""},
-		{"HS256 key of 32 bytes", map[string]string{"JWT_HS256_SECRET": secret32}, ""},
-		{"HS256 key of 31 bytes", map[string]string{"JWT_HS256_SECRET": secret32[:31]}, "JWT_HS256_SECRET must be at least 32 bytes, got 31"},
-		{"HS256 key of 1 byte", map[string]string{"JWT_HS256_SECRET": "k"}, "at least 32 bytes"},
+		// The key's length is checked where it is read, in Secrets Manager
+		// (auth.DecodeHS256Key, internal/secrets' tests).
+		{"HS256 secret id", map[string]string{"JWT_HS256_SECRET_ID": secretID}, ""},
 		{"https JWKS", map[string]string{"JWT_JWKS_URL": "https://id.example.com/.well-known/jwks.json"}, ""},
 		{"http JWKS on loopback", map[string]string{"JWT_JWKS_URL": "http://127.0.0.1:8080/jwks"}, ""},
 		{"http JWKS", map[string]string{"JWT_JWKS_URL": "http://id.example.com/.well-known/jwks.json"}, "JWT_JWKS_URL"},
@@ -165,11 +166,11 @@ func TestReadersRefuseWeakJWTSettings(t *testing.T) {
 		{"lifetime of zero", map[string]string{"JWT_MAX_LIFETIME_SECONDS": "0"}, "JWT_MAX_LIFETIME_SECONDS must be positive"},
 		{"lifetime not a number", map[string]string{"JWT_MAX_LIFETIME_SECONDS": "1d"}, "JWT_MAX_LIFETIME_SECONDS"},
 		{"CONFIG_ENV unknown", map[string]string{"CONFIG_ENV": "production"}, "CONFIG_ENV must be dev or prod"},
-		{"dev, HS256 without issuer and audience", map[string]string{"CONFIG_ENV": "dev", "JWT_HS256_SECRET": secret32}, ""},
+		{"dev, HS256 without issuer and audience", map[string]string{"CONFIG_ENV": "dev", "JWT_HS256_SECRET_ID": secretID}, ""},
 		{"prod without JWTs", map[string]string{"CONFIG_ENV": "prod"}, ""},
-		{"prod, HS256 with issuer and audience", map[string]string{"CONFIG_ENV": "prod", "JWT_HS256_SECRET": secret32,
+		{"prod, HS256 with issuer and audience", map[string]string{"CONFIG_ENV": "prod", "JWT_HS256_SECRET_ID": secretID,
 			"JWT_ISSUER": "https://id.example.com/", "JWT_AUDIENCE": "purchase-transfer"}, ""},
-		{"prod, HS256 without audience", map[string]string{"CONFIG_ENV": "prod", "JWT_HS256_SECRET": secret32,
+		{"prod, HS256 without audience", map[string]string{"CONFIG_ENV": "prod", "JWT_HS256_SECRET_ID": secretID,
 			"JWT_ISSUER": "https://id.example.com/"}, "requires JWT_ISSUER and JWT_AUDIENCE"},
 		{"prod, JWKS without issuer", map[string]string{"CONFIG_ENV": "prod", "JWT_JWKS_URL": "https://id.example.com/jwks",
 			"JWT_AUDIENCE": "purchase-transfer"}, "requires JWT_ISSUER and JWT_AUDIENCE"},
@@ -187,17 +188,17 @@ func TestReadersRefuseWeakJWTSettings(t *testing.T) {
 	}
 
 	// What is read, and the defaults.
-	c, err := read(map[string]string{"JWT_HS256_SECRET": secret32, "JWT_MAX_LIFETIME_SECONDS": "3600"})
-	if err != nil || c.JWT.MaxLifetime != time.Hour || c.Environment != config.EnvDev {
+	c, err := read(map[string]string{"JWT_HS256_SECRET_ID": secretID, "JWT_MAX_LIFETIME_SECONDS": "3600"})
+	if err != nil || c.JWT.MaxLifetime != time.Hour || c.Environment != config.EnvDev || c.HS256SecretID != secretID {
 		t.Errorf("read %+v, %v; want a 1 h lifetime in dev", c, err)
 	}
 	c, err = read(map[string]string{"CONFIG_ENV": "prod"})
 	if err != nil || c.JWT.MaxLifetime != 24*time.Hour || c.Environment != config.EnvProd {
 		t.Errorf("read %+v, %v; want the 24 h default in prod", c, err)
 	}
-	// The secret never shows in an error.
-	if _, err := read(map[string]string{"JWT_HS256_SECRET": "short-secret-value"}); err == nil || strings.Contains(err.Error(), "short-secret-value") {
-		t.Errorf("error %v shows the secret", err)
+	// No variable holds the key: the old one is not read.
+	if c, _ := read(map[string]string{"JWT_HS256_SECRET": "a-key-in-the-environment-32-bytes!"}); c.HS256SecretID != "" || c.JWT.HS256Secret != nil {
+		t.Errorf("JWT_HS256_SECRET was read: %+v", c)
 	}
 }
 
@@ -237,5 +238,28 @@ func TestTemplateProdRule(t *testing.T) {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("the rule does not mention %s:\n%s", want, text)
 		}
+	}
+}
+
+func TestReadTransferLimits(t *testing.T) {
+	base := map[string]string{"TABLE_NAME": "t", "TRANSFER_QUEUE_URL": "q"}
+	read := func(extra map[string]string) (config.Transfer, error) {
+		return config.ReadTransfer(func(name string) string {
+			if v, ok := extra[name]; ok {
+				return v
+			}
+			return base[name]
+		})
+	}
+	c, err := read(nil)
+	if err != nil || c.Limits != (transfer.Limits{PerCustomer: 10, PerPublisher: 10000}) {
+		t.Errorf("defaults: %+v, %v; want 10 per customer, 10000 per publisher", c.Limits, err)
+	}
+	c, err = read(map[string]string{"MAX_UNFINISHED_PER_CUSTOMER": "3", "MAX_UNFINISHED_PER_PUBLISHER": "0"})
+	if err != nil || c.Limits != (transfer.Limits{PerCustomer: 3}) {
+		t.Errorf("set: %+v, %v; want 3 and unbounded", c.Limits, err)
+	}
+	if _, err := read(map[string]string{"MAX_UNFINISHED_PER_CUSTOMER": "-1"}); err == nil || !strings.Contains(err.Error(), "MAX_UNFINISHED_PER_CUSTOMER") {
+		t.Errorf("a negative limit: %v, want an error naming it", err)
 	}
 }

@@ -10,10 +10,12 @@ import (
 
 // Webhook is the configuration of the webhook function.
 type Webhook struct {
-	TableName          string              // TABLE_NAME
-	WebhookQueueURL    string              // WEBHOOK_QUEUE_URL
-	DeadLetterQueueURL string              // WEBHOOK_DLQ_URL
-	SealingKey         []byte              // WEBHOOK_SEALING_KEY: base64 of 32 bytes (Secrets Manager in AWS)
+	TableName          string // TABLE_NAME
+	WebhookQueueURL    string // WEBHOOK_QUEUE_URL
+	DeadLetterQueueURL string // WEBHOOK_DLQ_URL
+	// SealingKeySecretID names the Secrets Manager secret whose value is the
+	// sealing key (base64 of 32 bytes); SealingKeys reads it at init.
+	SealingKeySecretID string              // WEBHOOK_SEALING_KEY_SECRET_ID
 	AttemptTimeout     time.Duration       // WEBHOOK_TIMEOUT_SECONDS: a 2xx within it is a success (10)
 	Retry              webhook.RetryPolicy // WEBHOOK_RETRY_SCHEDULE, WEBHOOK_CLIENT_ERROR_ATTEMPTS
 	Endpoints
@@ -29,14 +31,9 @@ func ReadWebhook(getenv func(string) string) (Webhook, error) {
 		WebhookQueueURL:    r.required("WEBHOOK_QUEUE_URL"),
 		DeadLetterQueueURL: r.required("WEBHOOK_DLQ_URL"),
 		AttemptTimeout:     r.seconds("WEBHOOK_TIMEOUT_SECONDS", webhook.DefaultAttemptTimeout),
+		SealingKeySecretID: r.required("WEBHOOK_SEALING_KEY_SECRET_ID"),
 		Retry:              webhook.DefaultRetryPolicy(),
-		Endpoints:          r.endpoints(),
-	}
-	if key := r.required("WEBHOOK_SEALING_KEY"); key != "" {
-		var err error
-		if c.SealingKey, err = webhook.ParseSealingKey(key); err != nil {
-			r.errs = append(r.errs, fmt.Errorf("WEBHOOK_SEALING_KEY: %w", err))
-		}
+		Endpoints:          r.endpointsWithSecrets(),
 	}
 	if s := r.getenv("WEBHOOK_RETRY_SCHEDULE"); s != "" {
 		schedule, err := webhook.ParseSchedule(s)

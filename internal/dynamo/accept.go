@@ -12,11 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Accepting a transfer: the record, its locks and the target customer's
-// check, written in one transaction (AcceptStore).
+// Accepting a transfer: the record, its locks, the target customer's check
+// and its counts (counts.go), written in one transaction (AcceptStore).
 
-// Open writes the record, the locks and the customer check in one transaction.
-func (s *AcceptStore) Open(ctx context.Context, sync transfer.Synchronization, leaseUntil time.Time) error {
+// Open writes the record, the locks, the customer check and the counts in
+// one transaction.
+func (s *AcceptStore) Open(ctx context.Context, sync transfer.Synchronization, leaseUntil time.Time, limits transfer.Limits) error {
 	now := s.now()
 	record, err := s.put(newSyncItem(sync, s.retention), expression.AttributeNotExists(expression.Name(attrPK)))
 	if err != nil {
@@ -35,6 +36,8 @@ func (s *AcceptStore) Open(ctx context.Context, sync transfer.Synchronization, l
 		roleTxLock
 		roleChainLock
 		roleCustomer
+		roleCustomerCount
+		rolePublisherCount
 	)
 	roles := []int{roleRecord, roleTxLock}
 	txLock, err := lock(transactionLockKey(sync.PublisherID, sync.TransactionID))
@@ -56,6 +59,19 @@ func (s *AcceptStore) Open(ctx context.Context, sync transfer.Synchronization, l
 	}
 	items = append(items, customer)
 	roles = append(roles, roleCustomer)
+	if sync.Counted {
+		keys := counters(sync)
+		byCustomer, err := s.countUp(keys[0], limits.PerCustomer)
+		if err != nil {
+			return err
+		}
+		byPublisher, err := s.countUp(keys[1], shareOf(limits.PerPublisher))
+		if err != nil {
+			return err
+		}
+		items = append(items, byCustomer, byPublisher)
+		roles = append(roles, roleCustomerCount, rolePublisherCount)
+	}
 
 	reasons, err := s.transact(ctx, items)
 	if reasons == nil {
@@ -79,6 +95,10 @@ func (s *AcceptStore) Open(ctx context.Context, sync transfer.Synchronization, l
 			conflict.PurchaseLocked = true
 		case roleCustomer:
 			conflict.CustomerMissing = true
+		case roleCustomerCount:
+			conflict.CustomerAtLimit = true
+		case rolePublisherCount:
+			conflict.PublisherAtLimit = true
 		}
 	}
 	if *conflict == (transfer.OpenConflict{}) {
@@ -105,7 +125,8 @@ func (s *AcceptStore) existing(ctx context.Context, sync transfer.Synchronizatio
 	return &found, nil
 }
 
-// Abandon removes what Open wrote, as long as it is still this attempt's.
+// Abandon removes what Open wrote, and uncounts it, as long as it is still
+// this attempt's.
 func (s *AcceptStore) Abandon(ctx context.Context, sync transfer.Synchronization) error {
 	record, err := s.delete(syncKey(sync.PublisherID, sync.ID),
 		expression.Name("status").Equal(expression.Value(string(transfer.StatusProcessing))).
@@ -121,7 +142,12 @@ func (s *AcceptStore) Abandon(ctx context.Context, sync transfer.Synchronization
 		}
 		items = append(items, del)
 	}
-	_, err = s.transact(ctx, items)
+	// The record's condition makes this the one rollback of an Open.
+	uncount, err := s.uncount(sync)
+	if err != nil {
+		return err
+	}
+	_, err = s.transact(ctx, append(items, uncount...))
 	return err
 }
 

@@ -207,6 +207,8 @@ type syncItem struct {
 	CreatedAt             time.Time  `dynamodbav:"createdAt"`
 	UpdatedAt             time.Time  `dynamodbav:"updatedAt"`
 	FinalizedAt           *time.Time `dynamodbav:"finalizedAt,omitempty"`
+	// Counted: Open counted it (counts.go); absent on older records.
+	Counted bool `dynamodbav:"counted,omitempty"`
 	// OpenShard and OpenSince exist only while unfinished: they put the record
 	// in the sparse openSyncs index the sweeper reads.
 	OpenShard string `dynamodbav:"openShard,omitempty"`
@@ -240,6 +242,7 @@ func newSyncItem(s transfer.Synchronization, retention time.Duration) syncItem {
 		Target:                int64(s.Target),
 		IPAddress:             s.IPAddress,
 		Status:                string(s.Status),
+		Counted:               s.Counted,
 		CreatedAt:             s.CreatedAt,
 		UpdatedAt:             s.UpdatedAt,
 		OpenShard:             openShard(s.ID),
@@ -263,6 +266,7 @@ func (i syncItem) synchronization() transfer.Synchronization {
 		OfferID:               i.OfferID,
 		PreviousOwner:         transfer.CustomerID(i.PreviousOwner),
 		Attempts:              i.Attempts,
+		Counted:               i.Counted,
 		CreatedAt:             i.CreatedAt,
 		UpdatedAt:             i.UpdatedAt,
 	}

@@ -16,49 +16,55 @@ import (
 // Processing a job: the consistent snapshot it is decided on, and the one
 // transaction that applies the decision with its webhook event (WorkStore).
 
-// Load reads the record, the locks and the purchase of a job in one
-// consistent BatchGetItem. When the chain was unknown at accept time it reads
-// both chainKeys instead: a purchase keyed by the transactionId is read right
-// there, and a second read is needed only when a mapping names another chain.
+// Load reads the record of a job (a consistent GetItem), then the locks and
+// the purchase that record names in one consistent BatchGetItem: the
+// transactionId and chain come from the stored record, never from the
+// message. When the chain was unknown at accept time it reads both
+// chainKeys instead: a purchase keyed by the transactionId is read right
+// there, and one more read is needed only when a mapping names another
+// chain. Record and purchase are read apart, so the Finalize transaction's
+// conditions (record unfinished, locks owned, purchase version) are what
+// make the decision safe, as they always were.
 func (s *WorkStore) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, error) {
 	p := job.PublisherID
-	want := []key{syncKey(p, job.SynchronizationID), transactionLockKey(p, job.TransactionID)}
-	if job.OriginalTransactionID != "" {
-		want = append(want, purchaseKey(p, job.OriginalTransactionID), chainLockKey(p, job.OriginalTransactionID))
-	} else {
-		want = append(want, chainKeys(p, job.TransactionID)...)
-	}
-	got, err := s.batchGet(ctx, want, true)
-	if err != nil {
-		return transfer.Snapshot{}, err
-	}
 	var snap transfer.Snapshot
 	var rec syncItem
-	if ok, err := unmarshalFound(got, want[0], &rec); err != nil || !ok {
+	if ok, err := s.getItem(ctx, syncKey(p, job.SynchronizationID), &rec); err != nil || !ok {
 		return snap, err
 	}
 	sync := rec.synchronization()
 	snap.Sync = &sync
+	tx, otx := sync.TransactionID, sync.OriginalTransactionID
 
+	want := []key{transactionLockKey(p, tx)}
+	if otx != "" {
+		want = append(want, purchaseKey(p, otx), chainLockKey(p, otx))
+	} else {
+		want = append(want, chainKeys(p, tx)...)
+	}
+	got, err := s.batchGet(ctx, want, true)
+	if err != nil {
+		return snap, err
+	}
 	held := func(k key, l transfer.LockKey) error {
 		var lock lockItem
 		ok, err := unmarshalFound(got, k, &lock)
-		if ok && lock.SynchronizationID == job.SynchronizationID {
+		if ok && lock.SynchronizationID == sync.ID {
 			snap.HeldLocks = append(snap.HeldLocks, l)
 		}
 		return err
 	}
-	if err := held(want[1], transfer.LockKey{PublisherID: p, TransactionID: job.TransactionID}); err != nil {
+	if err := held(want[0], transfer.LockKey{PublisherID: p, TransactionID: tx}); err != nil {
 		return snap, err
 	}
 
 	var purchase purchaseItem
-	if job.OriginalTransactionID != "" {
-		snap.OriginalTransactionID = job.OriginalTransactionID
-		if err := held(chainLockKey(p, job.OriginalTransactionID), transfer.LockKey{PublisherID: p, OriginalTransactionID: job.OriginalTransactionID}); err != nil {
+	if otx != "" {
+		snap.OriginalTransactionID = otx
+		if err := held(chainLockKey(p, otx), transfer.LockKey{PublisherID: p, OriginalTransactionID: otx}); err != nil {
 			return snap, err
 		}
-		ok, err := unmarshalFound(got, purchaseKey(p, job.OriginalTransactionID), &purchase)
+		ok, err := unmarshalFound(got, purchaseKey(p, otx), &purchase)
 		if err != nil {
 			return snap, err
 		}
@@ -68,12 +74,12 @@ func (s *WorkStore) Load(ctx context.Context, job transfer.Job) (transfer.Snapsh
 		return snap, nil
 	}
 
-	otx, item, err := chainOf(got, p, job.TransactionID)
+	otx, item, err := chainOf(got, p, tx)
 	if err != nil || otx == "" {
 		return snap, err
 	}
 	snap.OriginalTransactionID = otx
-	if otx == job.TransactionID {
+	if otx == tx {
 		// The purchase keyed by the transactionId was read above (nil if
 		// missing): no second read.
 		if item != nil {
@@ -87,8 +93,8 @@ func (s *WorkStore) Load(ctx context.Context, job transfer.Job) (transfer.Snapsh
 
 // Finalize applies a decided result in one transaction: the record becomes
 // finalized, the purchase changes owner (with its history entry and the
-// target's activity) when it was transferred, the locks are released, and
-// the webhook event is recorded.
+// target's activity) when it was transferred, the locks are released, the
+// webhook event is recorded, and the synchronization is uncounted.
 // The first item's condition makes a redelivered job a no-op.
 func (s *WorkStore) Finalize(ctx context.Context, f transfer.Finalization) error {
 	sync := f.Sync
@@ -171,6 +177,12 @@ func (s *WorkStore) Finalize(ctx context.Context, f transfer.Finalization) error
 		}
 		items = append(items, outbox)
 	}
+	// Only the delivery whose transaction finalizes the record uncounts it.
+	uncount, err := s.uncount(sync)
+	if err != nil {
+		return err
+	}
+	items = append(items, uncount...)
 
 	reasons, err := s.transact(ctx, items)
 	if reasons == nil {

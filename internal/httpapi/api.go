@@ -53,27 +53,25 @@ func WithBasePath(p string) Option {
 // NewTransferHandler serves POST /purchases/transfers.
 func NewTransferHandler(a Acceptor, v JWTVerifier, opts ...Option) http.Handler {
 	o := buildOptions(opts)
-	mux := http.NewServeMux()
-	mux.Handle("POST "+pathTransfers, transferHandler{accept: a, verify: v, basePath: o.basePath})
-	return withRequestContext(EndpointTransfer, o, mux)
+	h := route{method: http.MethodPost, path: pathTransfers, next: transferHandler{accept: a, verify: v, basePath: o.basePath}}
+	return withRequestContext(EndpointTransfer, o, h)
 }
 
-// NewStatusHandler serves GET /purchases/synchronizations/{id}. Of its
-// options only WithObserver matters.
+// NewStatusHandler serves GET /purchases/synchronizations/{id}, the id
+// being the rest of the path as sent (slashes included); a path that is no
+// valid id is answered REQ0003, never redirected. Of its options only
+// WithObserver matters.
 func NewStatusHandler(s StatusReader, v JWTVerifier, opts ...Option) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET "+pathSynchronizations+"{id...}", statusHandler{status: s, verify: v})
-	mux.Handle("GET "+strings.TrimSuffix(pathSynchronizations, "/"), statusHandler{status: s, verify: v})
-	return withRequestContext(EndpointStatus, buildOptions(opts), mux)
+	h := route{method: http.MethodGet, path: pathSynchronizations, param: "id", rest: true, bare: true, next: statusHandler{status: s, verify: v}}
+	return withRequestContext(EndpointStatus, buildOptions(opts), h)
 }
 
 // NewHandler serves both endpoints, as the local runner does.
 func NewHandler(a Acceptor, s StatusReader, v JWTVerifier, opts ...Option) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(pathTransfers, NewTransferHandler(a, v, opts...))
-	mux.Handle(strings.TrimSuffix(pathSynchronizations, "/"), NewStatusHandler(s, v, opts...))
-	mux.Handle(pathSynchronizations, NewStatusHandler(s, v, opts...))
-	return mux
+	var rs Routes
+	rs.Handle(pathTransfers, NewTransferHandler(a, v, opts...))
+	rs.Handle(pathSynchronizations, NewStatusHandler(s, v, opts...))
+	return &rs
 }
 
 func buildOptions(opts []Option) options {
@@ -152,8 +150,8 @@ type statusBody struct {
 func (h statusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !transfer.ValidSynchronizationID(id) {
-		writeError(w, r, transfer.Refuse(transfer.CodeInvalidPathParam, "The synchronizationId must be 1 to 256 visible ASCII characters.",
-			transfer.FieldError{Field: "synchronizationId", Message: "must be 1 to 256 visible ASCII characters"}))
+		writeError(w, r, transfer.Refuse(transfer.CodeInvalidPathParam, "The synchronizationId "+transfer.SynchronizationIDRule+".",
+			transfer.FieldError{Field: "synchronizationId", Message: transfer.SynchronizationIDRule}))
 		return
 	}
 	cred, herr := credentialOf(r, h.verify)

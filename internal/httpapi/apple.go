@@ -29,9 +29,8 @@ const MaxNotificationBytes = 256 << 10
 // the signed payload is its own proof. Of its options only WithObserver
 // matters.
 func NewAppleNotificationHandler(rcv NotificationReceiver, opts ...Option) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("POST "+pathAppleNotifications+"{publisherId}", appleHandler{receive: rcv})
-	return withRequestContext(EndpointApple, buildOptions(opts), mux)
+	h := route{method: http.MethodPost, path: pathAppleNotifications, param: "publisherId", next: appleHandler{receive: rcv}}
+	return withRequestContext(EndpointApple, buildOptions(opts), h)
 }
 
 type appleHandler struct {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -24,6 +26,7 @@ var httpStatusOf = map[transfer.Code]int{
 	transfer.CodeTransactionLocked:   http.StatusConflict,
 	transfer.CodePurchaseLocked:      http.StatusConflict,
 	transfer.CodeCorrelationIDReused: http.StatusConflict,
+	transfer.CodeTooManyUnfinished:   http.StatusTooManyRequests,
 	transfer.CodeInvalidPathParam:    http.StatusBadRequest,
 	transfer.CodeNotFound:            http.StatusNotFound,
 	transfer.CodeSignedTxRequired:    http.StatusForbidden,
@@ -65,6 +68,10 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer, X-Publisher-Token`)
+	}
+	if e.RetryAfter > 0 {
+		// Whole seconds (RFC 9110 §10.2.3), rounded up: never sooner than asked.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	writeJSON(w, status, errorBody{Code: e.Code, Message: e.Message, RequestID: requestID(ctx), Details: e.Details})
 }

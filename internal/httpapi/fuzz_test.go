@@ -1,12 +1,16 @@
 package httpapi_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/acme/purchase-transfer/internal/httpapi"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
@@ -56,6 +60,9 @@ func FuzzTransferRequest(f *testing.F) {
 			if got := calls[0].CorrelationID; present&withCorrelationID != 0 && got != correlationID {
 				t.Fatalf("accepted under Correlation-Id %q, sent %q", got, correlationID)
 			}
+			if present&withCorrelationID != 0 && !transfer.ValidSynchronizationID(correlationID) {
+				t.Fatalf("accepted the Correlation-Id %q, which cannot be polled", correlationID)
+			}
 		case rec.Code >= 400 && rec.Code < 500:
 			var e struct {
 				Code    string `json:"code"`
@@ -72,6 +79,47 @@ func FuzzTransferRequest(f *testing.F) {
 		}
 		if strings.Contains(rec.Body.String(), "panic") {
 			t.Fatalf("body mentions a panic: %q", rec.Body)
+		}
+	})
+}
+
+// FuzzStatusPath polls whatever path a caller could send under the synchronizations route,
+// through the router and through the API Gateway adapter. The answer is never a redirect and
+// never a 5xx; the status reader is asked only for a valid synchronizationId.
+func FuzzStatusPath(f *testing.F) {
+	for _, s := range append([]string{"ABC", "order-17/renewal", "a%2Fb", "%2E%2E", "a?b=c", "a#b", "é", "a%00"}, unnormalizedIDs...) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rest string) {
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + syncsPath + rest + " HTTP/1.1\r\nHost: api\r\n\r\n")))
+		if err != nil {
+			return // not a request line any server would hand a handler
+		}
+		req.Header.Set("X-Publisher-Token", pubToken)
+		reader := &fakeStatusReader{}
+		rec := httptest.NewRecorder()
+		httpapi.NewHandler(&fakeAcceptor{}, reader, &fakeVerifier{}).ServeHTTP(rec, req)
+		if rec.Code >= 300 && rec.Code < 400 || rec.Code >= 500 {
+			t.Fatalf("GET %s: %d (Location %q)", req.RequestURI, rec.Code, rec.Header().Get("Location"))
+		}
+		for _, c := range reader.calls {
+			if !transfer.ValidSynchronizationID(c.id) {
+				t.Fatalf("GET %s read the invalid id %q", req.RequestURI, c.id)
+			}
+		}
+
+		resp, err := httpapi.LambdaHandler(httpapi.NewStatusHandler(reader, &fakeVerifier{}), "")(context.Background(),
+			gatewayEvent(http.MethodGet, syncsPath+rest, "", map[string]string{"x-publisher-token": pubToken}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Fatalf("Lambda GET %s: %d %v", syncsPath+rest, resp.StatusCode, resp.Headers)
+		}
+		for _, c := range reader.calls {
+			if !transfer.ValidSynchronizationID(c.id) {
+				t.Fatalf("Lambda GET %s read the invalid id %q", syncsPath+rest, c.id)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -76,6 +77,10 @@ func authenticate(ctx context.Context, v JWTVerifier, c presentedCredential) (tr
 		return cred, nil
 	}
 	cred, err := v.Verify(ctx, c.bearer)
+	if errors.Is(err, auth.ErrKeysUnavailable) {
+		// Not the token's fault: no key to check it with (yet).
+		return transfer.Credential{}, transfer.Internal(transfer.CodeSecretFailure, err)
+	}
 	if err != nil {
 		unauthenticated.Cause = err
 		return transfer.Credential{}, unauthenticated
@@ -97,8 +102,8 @@ func readCorrelationID(r *http.Request) (string, *transfer.Error) {
 	case len(values) == 1 && transfer.ValidSynchronizationID(values[0]):
 		return values[0], nil
 	}
-	return "", transfer.Refuse(transfer.CodeInvalidHeaders, "The Correlation-Id header must be 1 to 256 visible ASCII characters.",
-		transfer.FieldError{Field: headerCorrelationID, Message: "must be 1 to 256 visible ASCII characters"})
+	return "", transfer.Refuse(transfer.CodeInvalidHeaders, "The Correlation-Id header "+transfer.SynchronizationIDRule+".",
+		transfer.FieldError{Field: headerCorrelationID, Message: transfer.SynchronizationIDRule})
 }
 
 // checkContentType tolerates a missing Content-Type and refuses anything but JSON.

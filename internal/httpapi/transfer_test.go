@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/httpapi"
@@ -399,19 +400,6 @@ func TestTransferLocationServesTheSameID(t *testing.T) {
 	}
 }
 
-// A Correlation-Id of "." or ".." would be a dot segment in the status URL,
-// which clients and routers normalize away: it is refused up front (ext).
-func TestTransferRefusesDotCorrelationIDs(t *testing.T) {
-	t.Parallel()
-	for _, id := range []string{".", ".."} {
-		h := httpapi.NewHandler(&fakeAcceptor{}, &fakeStatusReader{}, &fakeVerifier{})
-		rec := serve(h, http.MethodPost, transfersPath, validBody, tokenHeaders("Correlation-Id", id))
-		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"REQ0004"`) {
-			t.Errorf("POST with Correlation-Id %q: %d %s, want 400 REQ0004", id, rec.Code, rec.Body)
-		}
-	}
-}
-
 func TestTransferErrorCodesToHTTP(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -518,5 +506,33 @@ func TestTransferWithUnconfiguredJWTIs401(t *testing.T) {
 	decodeError(t, rec, http.StatusUnauthorized, transfer.CodeUnauthenticated)
 	if len(acc.calls()) != 0 {
 		t.Error("acceptor called")
+	}
+}
+
+// TestTransferTooManyUnfinished: a REQ0007 refusal is a 429 with its
+// Retry-After in whole seconds, rounded up; no other answer carries one.
+func TestTransferTooManyUnfinished(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		after time.Duration
+		want  string
+	}{{5 * time.Second, "5"}, {1500 * time.Millisecond, "2"}, {time.Millisecond, "1"}} {
+		acc := &fakeAcceptor{answer: func(transfer.Intake) (transfer.Accepted, error) {
+			e := transfer.Refuse(transfer.CodeTooManyUnfinished, "Too many synchronizations of this customer are unfinished; retry later.")
+			e.RetryAfter = tc.after
+			return transfer.Accepted{}, e
+		}}
+		rec := serve(newTransferHandler(acc), http.MethodPost, transfersPath, validBody, headers("X-Publisher-Token", pubToken))
+		decodeError(t, rec, http.StatusTooManyRequests, transfer.CodeTooManyUnfinished)
+		if got := rec.Header().Get("Retry-After"); got != tc.want {
+			t.Errorf("RetryAfter %v: Retry-After %q, want %q", tc.after, got, tc.want)
+		}
+	}
+	acc := &fakeAcceptor{answer: func(transfer.Intake) (transfer.Accepted, error) {
+		return transfer.Accepted{}, transfer.Refuse(transfer.CodeTransactionLocked, "An unfinished synchronization already holds this transaction.")
+	}}
+	rec := serve(newTransferHandler(acc), http.MethodPost, transfersPath, validBody, headers("X-Publisher-Token", pubToken))
+	if got := rec.Header().Get("Retry-After"); got != "" {
+		t.Errorf("a 409 with Retry-After %q", got)
 	}
 }

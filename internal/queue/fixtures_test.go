@@ -35,19 +35,15 @@ const (
 
 // fixtureJobs are the Go values of testdata/transfer-job*.json.
 var fixtureJobs = map[string]transfer.Job{
-	"transfer-job.json": {
-		PublisherID:           fixturePublisher,
-		SynchronizationID:     fixtureSync,
-		TransactionID:         "2000000123456789",
-		OriginalTransactionID: "2000000000000001",
-	},
-	// A transaction not yet mapped to its chain: no originalTransactionId key.
-	"transfer-job-unmapped.json": {
-		PublisherID:       fixturePublisher,
-		SynchronizationID: "order-4711-transfer",
-		TransactionID:     "2000000999999999",
-	},
+	// The key of the synchronization record, nothing else.
+	"transfer-job.json": {PublisherID: fixturePublisher, SynchronizationID: fixtureSync},
 }
+
+// legacyJob is testdata/transfer-job-legacy.json, a job as senders wrote it
+// before jobs named only their record (transactionId and
+// originalTransactionId too), as messages still in flight carry it: it
+// decodes to its record's key, the rest ignored.
+var legacyJob = transfer.Job{PublisherID: fixturePublisher, SynchronizationID: "order-4711-transfer"}
 
 // fixtureMessages are the Go values of testdata/webhook-*.json.
 var fixtureMessages = map[string]webhook.Message{
@@ -75,6 +71,22 @@ func TestJobFixturesRoundTrip(t *testing.T) {
 			}
 			fixture.AssertJSONEqual(t, name, encoded, sample)
 		})
+	}
+}
+
+// A job in the earlier format, still in flight when this version deploys, is
+// handled as the key of its record: its transactionId and
+// originalTransactionId are never seen by the processor.
+func TestLegacyJobIsHandledByItsRecordsKey(t *testing.T) {
+	t.Parallel()
+	h := &fakeJobHandler{}
+	event := events.SQSEvent{Records: []events.SQSMessage{record("m-1", string(fixture.Read(t, "transfer-job-legacy.json")), nil)}}
+	resp, err := queue.TransferBatchHandler(h)(context.Background(), event)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("answered %+v, %v", resp, err)
+	}
+	if got := h.byID()[legacyJob.SynchronizationID]; got.job != legacyJob {
+		t.Errorf("handled %+v, want %+v", h.calls, legacyJob)
 	}
 }
 
@@ -279,7 +291,7 @@ func TestTransferBatchHandlerOnTheEventFixture(t *testing.T) {
 	calls := h.byID()
 	want := map[string]handled{
 		fixtureSync:           {job: fixtureJobs["transfer-job.json"], receive: 1},
-		"order-4711-transfer": {job: fixtureJobs["transfer-job-unmapped.json"], receive: 3},
+		"order-4711-transfer": {job: legacyJob, receive: 3},
 	}
 	if !reflect.DeepEqual(calls, want) {
 		t.Errorf("handled %+v, want %+v", calls, want)

@@ -78,7 +78,7 @@ func TestBatchReportsOnlyFailingRecords(t *testing.T) {
 	t.Parallel()
 	h := &fakeJobHandler{fail: map[string]bool{"s-2": true}}
 	job := func(id string) transfer.Job {
-		return transfer.Job{PublisherID: 7, SynchronizationID: id, TransactionID: "tx-" + id, OriginalTransactionID: "otx"}
+		return transfer.Job{PublisherID: 7, SynchronizationID: id}
 	}
 	event := events.SQSEvent{Records: []events.SQSMessage{
 		record("m-1", jobBody(t, job("s-1")), map[string]string{"ApproximateReceiveCount": "1"}),

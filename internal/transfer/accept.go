@@ -13,6 +13,14 @@ import (
 // so that only an orphan ever loses its locks to the lease.
 const DefaultLockLease = 15 * time.Minute
 
+// LimitRetryAfter is the Retry-After of a REQ0007 answer (docs/contract.md
+// §1.6). A healthy synchronization is finalized within tens of milliseconds
+// of its 202, and the transfer latency alarm fires when the p99 passes 5 s
+// (docs/operations.md): 5 s from now, the unfinished synchronizations that
+// filled the bound are finalized, unless the processor is failing, and then
+// retrying sooner would not help.
+const LimitRetryAfter = 5 * time.Second
+
 // Intake is a transfer request as the HTTP layer parsed it. A body that failed
 // validation is carried as BodyError, because docs/contract.md §1 reports authentication
 // failures before body errors.
@@ -40,6 +48,7 @@ type Acceptor struct {
 	newID     func() string
 	lease     time.Duration
 	signed    SignedTransactionVerifier
+	limits    Limits
 }
 
 // Option configures an Acceptor or a Processor.
@@ -52,6 +61,7 @@ type options struct {
 	maxReceives int
 	notifiers   notifiers
 	signed      SignedTransactionVerifier
+	limits      Limits
 }
 
 // WithClock replaces time.Now, for tests.
@@ -62,6 +72,10 @@ func WithIDGenerator(newID func() string) Option { return func(o *options) { o.n
 
 // WithLockLease sets how long locks live without their owner releasing them.
 func WithLockLease(d time.Duration) Option { return func(o *options) { o.lease = d } }
+
+// WithLimits bounds the unfinished synchronizations per customer and per
+// publisher (none by default: the functions read theirs from config).
+func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
 // WithMaxReceives is the transfer queue's maxReceiveCount: the delivery at
 // which a still-failing job is finalized TRANSFER_FAILED.
@@ -89,7 +103,7 @@ func buildOptions(opts []Option) options {
 // NewAcceptor wires the accept rules to their ports.
 func NewAcceptor(d Directory, s SynchronizationStore, q Queue, opts ...Option) *Acceptor {
 	o := buildOptions(opts)
-	return &Acceptor{directory: d, store: s, queue: q, now: o.now, newID: o.newID, lease: o.lease, signed: o.signed}
+	return &Acceptor{directory: d, store: s, queue: q, now: o.now, newID: o.newID, lease: o.lease, signed: o.signed, limits: o.limits}
 }
 
 // Accept runs the checks of docs/contract.md §1 in order. Any refusal leaves nothing
@@ -136,6 +150,7 @@ func (a *Acceptor) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		Target:                in.Request.Target,
 		IPAddress:             in.Request.IPAddress,
 		Status:                StatusProcessing,
+		Counted:               true,
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
@@ -143,7 +158,7 @@ func (a *Acceptor) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		sync.ID = a.newID()
 	}
 
-	err = a.store.Open(ctx, sync, now.Add(a.lease))
+	err = a.store.Open(ctx, sync, now.Add(a.lease), a.limits)
 	var conflict *OpenConflict
 	switch {
 	case errors.As(err, &conflict):
@@ -208,8 +223,18 @@ func refuseConflict(c *OpenConflict, attempted Synchronization) (Accepted, error
 	case c.Existing != nil:
 		return Accepted{}, Refuse(CodeCorrelationIDReused, "The Correlation-Id was already used for a different request.",
 			FieldError{Field: "Correlation-Id", Message: "already used for a different request"})
+	case c.CustomerAtLimit:
+		return Accepted{}, tooMany(Refuse(CodeTooManyUnfinished, "Too many synchronizations of this customer are unfinished; retry later.",
+			FieldError{Field: "cleengCustomerId", Message: "has too many unfinished synchronizations"}))
+	case c.PublisherAtLimit:
+		return Accepted{}, tooMany(Refuse(CodeTooManyUnfinished, "Too many synchronizations of this publisher are unfinished; retry later."))
 	}
 	return Accepted{}, Internal(CodeStorageFailure, errors.New("open refused without a reason"))
+}
+
+func tooMany(e *Error) *Error {
+	e.RetryAfter = LimitRetryAfter
+	return e
 }
 
 // notifiers tells each of its notifiers.

@@ -47,6 +47,7 @@ func livePublisher() transfer.Lookup {
 type openCall struct {
 	sync       transfer.Synchronization
 	leaseUntil time.Time
+	limits     transfer.Limits
 }
 
 type abandonCall struct {
@@ -121,8 +122,8 @@ func newAcceptFixture(t *testing.T, lookup transfer.Lookup, opts ...transfer.Opt
 			f.lookups = append(f.lookups, keys)
 			return f.lookupErr
 		},
-		Open: func(_ context.Context, s transfer.Synchronization, leaseUntil time.Time) error {
-			f.opens = append(f.opens, openCall{sync: s, leaseUntil: leaseUntil})
+		Open: func(_ context.Context, s transfer.Synchronization, leaseUntil time.Time, limits transfer.Limits) error {
+			f.opens = append(f.opens, openCall{sync: s, leaseUntil: leaseUntil, limits: limits})
 			return f.openErr
 		},
 		Abandon: func(ctx context.Context, s transfer.Synchronization) error {
@@ -431,11 +432,18 @@ func TestAcceptOpensRecordsAndEnqueues(t *testing.T) {
 		Target:                testTarget,
 		IPAddress:             "192.0.2.1",
 		Status:                transfer.StatusProcessing,
+		Counted:               true,
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
 	if s != want {
 		t.Errorf("opened\n %+v\nwant\n %+v", s, want)
+	}
+	if open.limits != (transfer.Limits{}) {
+		t.Errorf("limits = %+v, want none without WithLimits", open.limits)
+	}
+	if c, p := f.mem.Unfinished(testPublisher, testTarget); c != 1 || p != 1 {
+		t.Errorf("unfinished counts = %d (customer), %d (publisher), want 1 and 1", c, p)
 	}
 	if s.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreatedAt is in %v, want UTC", s.CreatedAt.Location())
@@ -449,7 +457,8 @@ func TestAcceptOpensRecordsAndEnqueues(t *testing.T) {
 	if len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0] != transfer.JobOf(s) {
 		t.Errorf("jobs = %+v, want exactly JobOf(opened)", f.queue.Jobs())
 	}
-	wantJob := transfer.Job{PublisherID: testPublisher, SynchronizationID: "GENERATED", TransactionID: testTx, OriginalTransactionID: testChain}
+	// The job names the record only: the processor reads the rest from it.
+	wantJob := transfer.Job{PublisherID: testPublisher, SynchronizationID: "GENERATED"}
 	if transfer.JobOf(s) != wantJob {
 		t.Errorf("JobOf = %+v, want %+v", transfer.JobOf(s), wantJob)
 	}

@@ -1,6 +1,9 @@
 package transfer
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Code is an API error code of docs/contract.md §1–2 and §6. Its HTTP status lives with the HTTP
 // adapter; the domain only says which rule refused the request.
@@ -18,6 +21,7 @@ const (
 	CodeTransactionLocked   Code = "SK2C0103"
 	CodePurchaseLocked      Code = "SK2C0104"
 	CodeCorrelationIDReused Code = "REQ0006"
+	CodeTooManyUnfinished   Code = "REQ0007"
 	CodeInvalidPathParam    Code = "REQ0003"
 	CodeNotFound            Code = "REQ0100"
 
@@ -31,6 +35,9 @@ const (
 	CodeInternal       Code = "S0001"
 	CodeStorageFailure Code = "S0002"
 	CodeQueueFailure   Code = "S0003"
+	// CodeSecretFailure: a key the request needs (the HS256 key of customer
+	// JWTs) could not be read from Secrets Manager.
+	CodeSecretFailure Code = "S0004"
 )
 
 // FieldError names the offending field of a refused request.
@@ -45,7 +52,10 @@ type Error struct {
 	Code    Code
 	Message string
 	Details []FieldError
-	Cause   error
+	// RetryAfter, when set, is how long the client should wait before trying
+	// again (the Retry-After header of a 429).
+	RetryAfter time.Duration
+	Cause      error
 }
 
 func (e *Error) Error() string {

@@ -44,12 +44,34 @@ type Directory interface {
 	Lookup(ctx context.Context, keys LookupKeys) (Lookup, error)
 }
 
+// Limits bound the unfinished (accepted, not yet finalized) synchronizations
+// a new one may join (docs/contract.md §1.6, REQ0007): per target customer,
+// so that one customer JWT cannot fill the table and the queues, and per
+// publisher, so that one tenant cannot. Zero leaves that count unbounded
+// (it is kept all the same, so a bound set later is right at once).
+type Limits struct {
+	PerCustomer  int
+	PerPublisher int
+}
+
+// DefaultLimits are a deployment's bounds unless it sets its own (template
+// parameters MaxUnfinishedPerCustomer and MaxUnfinishedPerPublisher). Ten
+// per customer is more than a person's devices retrying at once; 10,000 per
+// publisher is about a minute and a half of the API's default throttle (100
+// transfers/s) left unfinished, when a healthy service finalizes each within
+// a second.
+var DefaultLimits = Limits{PerCustomer: 10, PerPublisher: 10_000}
+
 // OpenConflict is why a synchronization could not be opened. Several fields
 // may be set at once; Acceptor decides which one the client is told about.
 type OpenConflict struct {
 	CustomerMissing   bool
 	TransactionLocked bool
 	PurchaseLocked    bool
+	// CustomerAtLimit and PublisherAtLimit: the synchronization would have
+	// gone over Limits.PerCustomer or Limits.PerPublisher.
+	CustomerAtLimit  bool
+	PublisherAtLimit bool
 	// Existing is the synchronization already stored under the requested id.
 	Existing *Synchronization
 }
@@ -60,11 +82,19 @@ func (c *OpenConflict) Error() string { return "synchronization could not be ope
 type SynchronizationStore interface {
 	// Open writes the synchronization record and takes the transaction lock
 	// (and the chain lock when the chain is known), provided the target
-	// customer exists, atomically. The locks free themselves at leaseUntil
-	// should their owner never release them. A refusal is an *OpenConflict.
-	Open(ctx context.Context, s Synchronization, leaseUntil time.Time) error
+	// customer exists, atomically; when s.Counted, it counts s among its
+	// customer's and publisher's unfinished synchronizations in the same
+	// write, provided neither count would go over limits. The locks free
+	// themselves at leaseUntil should their owner never release them. A
+	// refusal is an *OpenConflict.
+	//
+	// A store may keep a publisher's count in parts, each bounding its share
+	// of Limits.PerPublisher: it then refuses a little early when the parts
+	// fill unevenly, and admits at most as many more as it has parts.
+	Open(ctx context.Context, s Synchronization, leaseUntil time.Time, limits Limits) error
 	// Abandon undoes Open when the job could not be enqueued: it removes the
-	// record and the locks, but only as long as this synchronization owns them.
+	// record and the locks, and uncounts a counted s, but only as long as
+	// this synchronization owns them.
 	Abandon(ctx context.Context, s Synchronization) error
 	SynchronizationReader
 }
@@ -130,8 +160,10 @@ var (
 // WorkStore is the storage the processor needs.
 type WorkStore interface {
 	Load(ctx context.Context, job Job) (Snapshot, error)
-	// Finalize applies a finalization in one transaction. It fails with
-	// ErrAlreadyFinalized or ErrStale when its guards do not hold.
+	// Finalize applies a finalization in one transaction, which also
+	// uncounts a counted f.Sync (Open): so only the delivery that finalizes
+	// uncounts it. It fails with ErrAlreadyFinalized or ErrStale when its
+	// guards do not hold.
 	Finalize(ctx context.Context, f Finalization) error
 	// MarkRetrying records a failed attempt on an unfinished synchronization.
 	MarkRetrying(ctx context.Context, job Job, attempts int, at time.Time) error

@@ -279,7 +279,7 @@ func newProcFixture(t *testing.T, maxReceives int) *procFixture {
 		t.Fatal(err)
 	}
 	f.setPurchase(activePurchase(11))
-	if err := f.mem.Open(ctx, seededSync(), procNow.Add(transfer.DefaultLockLease)); err != nil {
+	if err := f.mem.Open(ctx, seededSync(), procNow.Add(transfer.DefaultLockLease), transfer.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	var loads int

@@ -156,6 +156,12 @@ type Synchronization struct {
 	OfferID       string
 	PreviousOwner CustomerID
 	Attempts      int
+	// Counted is true when the synchronization was counted, as it was
+	// opened, among its target customer's and its publisher's unfinished
+	// ones (the bounds of Limits): the transaction that finalizes it, or the
+	// rollback that removes it, uncounts it there, once. False only for
+	// records opened before the service counted them.
+	Counted bool
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
@@ -165,21 +171,19 @@ type Synchronization struct {
 // AccessGranted reports the accessGranted field of a finalized synchronization.
 func (s Synchronization) AccessGranted() bool { return s.Result.AccessGranted() }
 
-// Job is what the transfer queue carries: enough to load everything the
-// processor needs in one read, and nothing a client could have forged.
+// Job is what the transfer queue carries: the key of a synchronization
+// record, nothing more. Everything that decides which purchase moves (its
+// transactionId, its chain, the target) is read from the stored record, so
+// a message written by anyone who can send to the queue names at most a
+// synchronization that exists and moves only what that record says. Fields
+// of earlier messages (transactionId, originalTransactionId) are ignored
+// when decoded.
 type Job struct {
-	PublisherID           PublisherID `json:"publisherId"`
-	SynchronizationID     string      `json:"synchronizationId"`
-	TransactionID         string      `json:"transactionId"`
-	OriginalTransactionID string      `json:"originalTransactionId,omitempty"`
+	PublisherID       PublisherID `json:"publisherId"`
+	SynchronizationID string      `json:"synchronizationId"`
 }
 
 // JobOf is the queue message that drives a synchronization to its result.
 func JobOf(s Synchronization) Job {
-	return Job{
-		PublisherID:           s.PublisherID,
-		SynchronizationID:     s.ID,
-		TransactionID:         s.TransactionID,
-		OriginalTransactionID: s.OriginalTransactionID,
-	}
+	return Job{PublisherID: s.PublisherID, SynchronizationID: s.ID}
 }

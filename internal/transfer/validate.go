@@ -14,16 +14,30 @@ const MaxIDLength = 256
 // MaxTransactionIDLength bounds an Apple transactionId.
 const MaxTransactionIDLength = 128
 
-// ValidSynchronizationID accepts 1–256 visible ASCII characters: the rule for
-// a Correlation-Id header and for the status endpoint's path parameter. "."
-// and ".." are refused: as a path segment they name another path, so such a
-// synchronization could never be polled.
+// SynchronizationIDRule says in words what ValidSynchronizationID accepts,
+// for the details of a refusal (REQ0004 of a Correlation-Id, REQ0003 of the
+// status path parameter).
+const SynchronizationIDRule = "must be 1 to 256 visible ASCII characters, with no empty, '.' or '..' segment between slashes"
+
+// ValidSynchronizationID accepts 1–256 visible ASCII characters whose
+// '/'-separated segments are neither empty nor "." or "..": the rule for a
+// Correlation-Id header and for the status endpoint's path parameter. A
+// synchronizationId may be polled as path segments as sent (a/b), and an
+// empty or dot segment there names another path to every HTTP stack that
+// normalizes paths (a//b, a/../b, ./x): such an id could not be polled
+// reliably, so it is refused up front at the transfer and answered REQ0003
+// at the status endpoint.
 func ValidSynchronizationID(id string) bool {
-	if id == "" || len(id) > MaxIDLength || id == "." || id == ".." {
+	if id == "" || len(id) > MaxIDLength {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	for seg := range strings.SplitSeq(id, "/") {
+		if seg == "" || seg == "." || seg == ".." {
 			return false
 		}
 	}

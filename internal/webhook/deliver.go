@@ -127,7 +127,7 @@ func (d *Deliverer) Deliver(ctx context.Context, k DeliveryKey) (Outcome, error)
 	case a.Sync == nil:
 		return Outcome{}, d.cancel(ctx, log, *dl, "synchronization expired", now)
 	}
-	keys, err := d.signingKeys(*a.Endpoint, now)
+	keys, err := d.signingKeys(ctx, *a.Endpoint, now)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -241,11 +241,11 @@ func (d *Deliverer) park(ctx context.Context, log *slog.Logger, dl Delivery) err
 }
 
 // signingKeys opens the endpoint's active secrets.
-func (d *Deliverer) signingKeys(e Endpoint, now time.Time) ([][]byte, error) {
+func (d *Deliverer) signingKeys(ctx context.Context, e Endpoint, now time.Time) ([][]byte, error) {
 	active := e.ActiveSecrets(now)
 	keys := make([][]byte, 0, len(active))
 	for _, s := range active {
-		key, err := d.sealer.Open(s.Sealed, sealContext(e.PublisherID, e.ID))
+		key, err := d.sealer.Open(ctx, s.Sealed, sealContext(e.PublisherID, e.ID))
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %s: %w", e.ID, err)
 		}

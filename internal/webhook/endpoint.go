@@ -139,7 +139,11 @@ func (m *Endpoints) Subscribe(ctx context.Context, p transfer.PublisherID, url s
 		Version:     1,
 	}
 	shown, key := NewSecret()
-	e.Secrets = []SealedSecret{{Sealed: m.sealer.Seal(key, sealContext(p, e.ID)), CreatedAt: now}}
+	sealed, err := m.sealer.Seal(ctx, key, sealContext(p, e.ID))
+	if err != nil {
+		return Endpoint{}, "", err
+	}
+	e.Secrets = []SealedSecret{{Sealed: sealed, CreatedAt: now}}
 	if err := m.store.CreateEndpoint(ctx, e); err != nil {
 		return Endpoint{}, "", err
 	}
@@ -155,7 +159,13 @@ func (m *Endpoints) List(ctx context.Context, p transfer.PublisherID) ([]Endpoin
 // more. A secret whose overlap already ran out is dropped, and so is the
 // older one of an unfinished previous rotation: at most two secrets sign.
 func (m *Endpoints) Rotate(ctx context.Context, p transfer.PublisherID, id string, overlap time.Duration) (Endpoint, string, error) {
-	var shown string
+	// Sealed first: the sealing key may need a fetch, which the change's
+	// read-modify-write should not wait for.
+	shown, key := NewSecret()
+	sealed, err := m.sealer.Seal(ctx, key, sealContext(p, id))
+	if err != nil {
+		return Endpoint{}, "", err
+	}
 	e, err := m.change(ctx, p, id, func(e *Endpoint, now time.Time) {
 		var current *SealedSecret
 		for _, s := range e.Secrets {
@@ -164,15 +174,16 @@ func (m *Endpoints) Rotate(ctx context.Context, p transfer.PublisherID, id strin
 				break
 			}
 		}
-		var key []byte
-		shown, key = NewSecret()
-		e.Secrets = []SealedSecret{{Sealed: m.sealer.Seal(key, sealContext(p, e.ID)), CreatedAt: now}}
+		e.Secrets = []SealedSecret{{Sealed: sealed, CreatedAt: now}}
 		if current != nil && overlap > 0 {
 			current.ExpiresAt = now.Add(overlap)
 			e.Secrets = append(e.Secrets, *current)
 		}
 	})
-	return e, shown, err
+	if err != nil {
+		return e, "", err
+	}
+	return e, shown, nil
 }
 
 // Disable stops deliveries to an endpoint; pending ones are cancelled at

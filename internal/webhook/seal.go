@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -13,19 +14,49 @@ import (
 // SealingKeySize is the size of the key that seals signing secrets (AES-256).
 const SealingKeySize = 32
 
-// sealVersion prefixes every sealed value, so a future key rotation can tell
-// which key sealed what.
+// sealVersion prefixes every sealed value: the format (AES-256-GCM, random
+// nonce). Which key sealed a value is not written down: Open tries the
+// current key, then the previous one, and the GCM tag tells which fits.
 const sealVersion = 1
+
+// SealingKeys are sealing keys that can rotate (package secrets keeps them
+// from Secrets Manager): the current key first, which seals, then the
+// previous one, which still opens what it sealed.
+type SealingKeys interface {
+	// Current returns the keys; it fails only while none could be loaded.
+	Current(ctx context.Context) ([][]byte, error)
+	// Refresh is told that no key opened a value: it may fetch the keys
+	// again (rate-limited), and says whether they changed.
+	Refresh(ctx context.Context) ([][]byte, bool)
+}
 
 // Sealer encrypts signing secrets at rest. They must be usable for signing,
 // so they cannot be hashed like publisher tokens; a table dump without the
 // sealing key (which lives in Secrets Manager) does not reveal them.
 type Sealer struct {
-	aead cipher.AEAD
+	keys SealingKeys
 }
 
-// NewSealer uses a 32-byte key.
+// NewSealer uses one fixed 32-byte key (tests, tools).
 func NewSealer(key []byte) (*Sealer, error) {
+	if _, err := newAEAD(key); err != nil {
+		return nil, err
+	}
+	return &Sealer{keys: fixedKeys{key}}, nil
+}
+
+// NewRotatingSealer uses keys that rotate: the webhook function's, read
+// from Secrets Manager.
+func NewRotatingSealer(keys SealingKeys) *Sealer {
+	return &Sealer{keys: keys}
+}
+
+type fixedKeys struct{ key []byte }
+
+func (f fixedKeys) Current(context.Context) ([][]byte, error) { return [][]byte{f.key}, nil }
+func (f fixedKeys) Refresh(context.Context) ([][]byte, bool)  { return [][]byte{f.key}, false }
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != SealingKeySize {
 		return nil, fmt.Errorf("the sealing key must be %d bytes, got %d", SealingKeySize, len(key))
 	}
@@ -37,7 +68,7 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealing key: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	return aead, nil
 }
 
 // ParseSealingKey decodes the configured key: standard base64 of 32 bytes.
@@ -59,28 +90,63 @@ func NewSealingKey() (key []byte, encoded string) {
 	return key, base64.StdEncoding.EncodeToString(key)
 }
 
-// Seal encrypts plain, bound to context: a sealed value copied to another
-// endpoint (or publisher) does not open there.
-func (s *Sealer) Seal(plain []byte, context string) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
+// ErrSealingKeyUnavailable means no sealing key could be loaded: a
+// transient failure (the delivery is retried), not a corrupt value.
+var ErrSealingKeyUnavailable = errors.New("the sealing key is unavailable")
+
+// Seal encrypts plain with the current key, bound to binding: a sealed value
+// copied to another endpoint (or publisher) does not open there.
+func (s *Sealer) Seal(ctx context.Context, plain []byte, binding string) ([]byte, error) {
+	keys, err := s.keys.Current(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSealingKeyUnavailable, err)
+	}
+	aead, err := newAEAD(keys[0])
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize())
 	_, _ = rand.Read(nonce)
 	out := append([]byte{sealVersion}, nonce...)
-	return s.aead.Seal(out, nonce, plain, []byte(context))
+	return aead.Seal(out, nonce, plain, []byte(binding)), nil
 }
 
-// ErrUnseal means a sealed value is corrupt, was sealed with another key, or
-// belongs to another context.
+// ErrUnseal means a sealed value is corrupt, was sealed with a key that is
+// neither the current nor the previous one, or belongs to another context.
 var ErrUnseal = errors.New("cannot open a sealed secret")
 
-// Open decrypts a value of Seal.
-func (s *Sealer) Open(sealed []byte, context string) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < 1+n || sealed[0] != sealVersion {
-		return nil, ErrUnseal
-	}
-	plain, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], []byte(context))
+// Open decrypts a value of Seal, with the current key or the previous one;
+// when neither opens it, with the keys fetched again (a rotation not seen
+// yet), if that brings new ones.
+func (s *Sealer) Open(ctx context.Context, sealed []byte, binding string) ([]byte, error) {
+	keys, err := s.keys.Current(ctx)
 	if err != nil {
-		return nil, ErrUnseal
+		return nil, fmt.Errorf("%w: %w", ErrSealingKeyUnavailable, err)
 	}
-	return plain, nil
+	if plain, ok := open(keys, sealed, binding); ok {
+		return plain, nil
+	}
+	if keys, changed := s.keys.Refresh(ctx); changed {
+		if plain, ok := open(keys, sealed, binding); ok {
+			return plain, nil
+		}
+	}
+	return nil, ErrUnseal
+}
+
+func open(keys [][]byte, sealed []byte, binding string) ([]byte, bool) {
+	for _, key := range keys {
+		aead, err := newAEAD(key)
+		if err != nil {
+			continue
+		}
+		n := aead.NonceSize()
+		if len(sealed) < 1+n || sealed[0] != sealVersion {
+			return nil, false
+		}
+		if plain, err := aead.Open(nil, sealed[1:1+n], sealed[1+n:], []byte(binding)); err == nil {
+			return plain, true
+		}
+	}
+	return nil, false
 }

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +63,7 @@ func TestSignVerifiesWithTheOfficialLibrary(t *testing.T) {
 
 func TestSealer(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	key, encoded := webhook.NewSealingKey()
 	decoded, err := webhook.ParseSealingKey(encoded)
 	if err != nil || string(decoded) != string(key) {
@@ -72,33 +74,103 @@ func TestSealer(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	sealed := s.Seal(secret, "webhook-secret/1/ep_A")
+	sealed := mustSeal(t, s, secret, "webhook-secret/1/ep_A")
 	if strings.Contains(string(sealed), string(secret)) {
 		t.Error("the sealed value contains the secret")
 	}
-	if again := s.Seal(secret, "webhook-secret/1/ep_A"); string(again) == string(sealed) {
+	if again := mustSeal(t, s, secret, "webhook-secret/1/ep_A"); string(again) == string(sealed) {
 		t.Error("two seals of one secret are equal: the nonce is not random")
 	}
-	if got, err := s.Open(sealed, "webhook-secret/1/ep_A"); err != nil || string(got) != string(secret) {
+	if got, err := s.Open(ctx, sealed, "webhook-secret/1/ep_A"); err != nil || string(got) != string(secret) {
 		t.Errorf("Open = %q, %v", got, err)
 	}
-	if _, err := s.Open(sealed, "webhook-secret/2/ep_A"); !errors.Is(err, webhook.ErrUnseal) {
+	if _, err := s.Open(ctx, sealed, "webhook-secret/2/ep_A"); !errors.Is(err, webhook.ErrUnseal) {
 		t.Error("a secret opens under another publisher's context")
 	}
 	otherKey, _ := webhook.NewSealingKey()
 	other, _ := webhook.NewSealer(otherKey)
-	if _, err := other.Open(sealed, "webhook-secret/1/ep_A"); !errors.Is(err, webhook.ErrUnseal) {
+	if _, err := other.Open(ctx, sealed, "webhook-secret/1/ep_A"); !errors.Is(err, webhook.ErrUnseal) {
 		t.Error("a secret opens with another key")
 	}
 	tampered := append([]byte(nil), sealed...)
 	tampered[len(tampered)-1] ^= 1
-	if _, err := s.Open(tampered, "webhook-secret/1/ep_A"); !errors.Is(err, webhook.ErrUnseal) {
+	if _, err := s.Open(ctx, tampered, "webhook-secret/1/ep_A"); !errors.Is(err, webhook.ErrUnseal) {
 		t.Error("a tampered secret opens")
 	}
 	for _, bad := range []string{"", "not base64!", "c2hvcnQ="} {
 		if _, err := webhook.ParseSealingKey(bad); err == nil {
 			t.Errorf("ParseSealingKey(%q) accepted", bad)
 		}
+	}
+}
+
+func mustSeal(t *testing.T, s *webhook.Sealer, plain []byte, binding string) []byte {
+	t.Helper()
+	sealed, err := s.Seal(context.Background(), plain, binding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed
+}
+
+// sealingKeys stand in for package secrets: held are what Current returns,
+// fetched what a Refresh finds.
+type sealingKeys struct {
+	held, fetched [][]byte
+	err           error
+}
+
+func (k *sealingKeys) Current(context.Context) ([][]byte, error) { return k.held, k.err }
+
+func (k *sealingKeys) Refresh(context.Context) ([][]byte, bool) {
+	changed := string(k.held[0]) != string(k.fetched[0])
+	k.held = k.fetched
+	return k.held, changed
+}
+
+// A rotated sealing key: the current key seals, the previous one still
+// opens what it sealed, one two rotations back does not; a value sealed with
+// a key not seen yet opens once the keys are fetched again.
+func TestRotatingSealer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k1, _ := webhook.NewSealingKey()
+	k2, _ := webhook.NewSealingKey()
+	k3, _ := webhook.NewSealingKey()
+	plain := []byte("whsec-plain")
+	sealedBy := func(k []byte) []byte {
+		s, err := webhook.NewSealer(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mustSeal(t, s, plain, "b")
+	}
+	keys := &sealingKeys{held: [][]byte{k2, k1}, fetched: [][]byte{k2, k1}}
+	s := webhook.NewRotatingSealer(keys)
+	for name, sealed := range map[string][]byte{"current": sealedBy(k2), "previous": sealedBy(k1)} {
+		if got, err := s.Open(ctx, sealed, "b"); err != nil || string(got) != string(plain) {
+			t.Errorf("a value sealed with the %s key: %q, %v", name, got, err)
+		}
+	}
+	// The rotating sealer seals with the current key.
+	if _, err := webhook.NewRotatingSealer(&sealingKeys{held: [][]byte{k2}, fetched: [][]byte{k2}}).Open(ctx, mustSeal(t, s, plain, "b"), "b"); err != nil {
+		t.Errorf("a value sealed now does not open with the current key alone: %v", err)
+	}
+	// Sealed elsewhere with a key rotated in since: opens after a fetch.
+	keys.fetched = [][]byte{k3, k2}
+	if _, err := s.Open(ctx, sealedBy(k3), "b"); err != nil {
+		t.Errorf("a value of the rotated-in key: %v", err)
+	}
+	if _, err := s.Open(ctx, sealedBy(k1), "b"); !errors.Is(err, webhook.ErrUnseal) {
+		t.Errorf("a value of the key two rotations back: %v, want ErrUnseal", err)
+	}
+	// No key loadable: a transient failure, not a corrupt value.
+	down := webhook.NewRotatingSealer(&sealingKeys{err: errors.New("secrets manager down")})
+	if _, err := down.Open(ctx, sealedBy(k1), "b"); !errors.Is(err, webhook.ErrSealingKeyUnavailable) || errors.Is(err, webhook.ErrUnseal) {
+		t.Errorf("Open without keys: %v, want ErrSealingKeyUnavailable", err)
+	}
+	if _, err := down.Seal(ctx, plain, "b"); !errors.Is(err, webhook.ErrSealingKeyUnavailable) {
+		t.Errorf("Seal without keys: %v, want ErrSealingKeyUnavailable", err)
 	}
 }
 

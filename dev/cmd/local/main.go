@@ -28,6 +28,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/queue"
@@ -43,10 +44,11 @@ func main() {
 	var external inprocess.Endpoints
 	flag.StringVar(&external.DynamoDB, "dynamodb", "", "use this running DynamoDB (e.g. http://localhost:8000) instead of starting DynamoDB Local; needs -sqs")
 	flag.StringVar(&external.SQS, "sqs", "", "use this running SQS (e.g. http://localhost:9324) instead of starting ElasticMQ; needs -dynamodb")
+	flag.StringVar(&external.SecretsManager, "secretsmanager", "", "use this running Secrets Manager (e.g. moto on http://localhost:5000) instead of starting moto; needs -dynamodb and -sqs")
 	printMetrics := flag.Bool("metrics", true, "print the functions' CloudWatch EMF metric lines on standard output, as each Lambda writes them to its log")
 	flag.Parse()
-	if (external.DynamoDB == "") != (external.SQS == "") {
-		fmt.Fprintln(os.Stderr, "local: -dynamodb and -sqs go together")
+	if (external.DynamoDB == "") != (external.SQS == "") || (external.DynamoDB == "") != (external.SecretsManager == "") {
+		fmt.Fprintln(os.Stderr, "local: -dynamodb, -sqs and -secretsmanager go together")
 		os.Exit(2)
 	}
 
@@ -78,10 +80,10 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	started := time.Now()
 	var stack *localaws.Stack
 	if external.DynamoDB != "" {
-		fmt.Printf("Using DynamoDB at %s and SQS at %s ...\n", external.DynamoDB, external.SQS)
+		fmt.Printf("Using DynamoDB at %s, SQS at %s and Secrets Manager at %s ...\n", external.DynamoDB, external.SQS, external.SecretsManager)
 		stack, err = localaws.Connect(external)
 	} else {
-		fmt.Println("Starting DynamoDB Local and ElasticMQ ...")
+		fmt.Println("Starting DynamoDB Local, ElasticMQ and moto (Secrets Manager) ...")
 		stack, err = localaws.Start(ctx, emulator.Options{LogDir: logDir, PeakThroughput: true})
 	}
 	if err != nil {
@@ -98,8 +100,15 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		return err
 	}
 
-	jwtSecret := rand.Text() + rand.Text()
-	webhookCfg, sealingKey := localWebhookConfig(res)
+	// The demo secrets live in Secrets Manager (moto), made for this run and
+	// written nowhere else: the API reads them as the Lambdas do.
+	if err := stack.PutSecret(ctx, jwtSecretID, rand.Text()+rand.Text()); err != nil {
+		return err
+	}
+	webhookCfg, err := localWebhookConfig(ctx, stack, res)
+	if err != nil {
+		return err
+	}
 	appleRoot, err := newAppleRoot(stateDir)
 	if err != nil {
 		return err
@@ -107,9 +116,10 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	cfg := inprocess.Config{
 		TableName:        res.Table,
 		TransferQueueURL: res.TransferQueueURL(),
-		JWT:              auth.JWTConfig{HS256Secret: []byte(jwtSecret)},
+		JWT:              auth.JWTConfig{HS256Keys: config.HS256Keys(ctx, stack.Clients.SecretsManager, jwtSecretID)},
 		AuthCacheTTL:     directorycache.DefaultTTL,
 		LockLease:        transfer.DefaultLockLease,
+		Limits:           transfer.DefaultLimits,
 		MaxReceives:      transferMaxReceives(stack),
 		Retention:        dynamo.DefaultRetention,
 		SweepGrace:       transfer.DefaultSweepGrace,
@@ -124,17 +134,14 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		return err
 	}
 
-	appleHandler, err := svc.AppleNotificationHandler()
+	// Each request, and each batch below, runs under the deadline Lambda
+	// would give its function's invocation (the template's Timeout).
+	timeouts := functionTimeouts(stack)
+	api, err := svc.LocalAPI(svc.Queue(stack.Clients), timeouts)
 	if err != nil {
 		return err
 	}
-	// Each request, and each batch below, runs under the deadline Lambda
-	// would give its function's invocation (the template's Timeout).
-	timeouts := inprocess.FunctionTimeouts(stack.Template)
-	routes := http.NewServeMux()
-	routes.Handle("/", inprocess.APIInvocations(svc.Handler(svc.Queue(stack.Clients)), timeouts))
-	routes.Handle("/apple/notifications/", inprocess.Invocation(appleHandler, timeouts["AppleNotificationsFunction"]))
-	srv := &http.Server{Handler: routes, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -147,14 +154,14 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	defer stopPolling()
 	go func() { defer close(pollerDone); processors.Run(pollCtx) }()
 	go inprocess.SweepEvery(pollCtx, time.Minute, timeouts["SweeperFunction"], svc.Sweeper(svc.Queue(stack.Clients)))
-	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, sealingKey, os.Getenv("WEBHOOK_URL"), timeouts, stack.Template)
+	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, os.Getenv("WEBHOOK_URL"), timeouts, stack.Template)
 	if err != nil {
 		return err
 	}
 
 	apiURL := "http://" + ln.Addr().String()
 	envFile := filepath.Join(stateDir, "run.env")
-	if err := runenv.Write(envFile, appleRoot.with(hooks.with(runEnv(apiURL, jwtSecret, seeded, stack, res)), apiURL)); err != nil {
+	if err := runenv.Write(envFile, appleRoot.with(hooks.with(runEnv(apiURL, seeded, stack, res)), apiURL)); err != nil {
 		return err
 	}
 	printWalkthrough(apiURL, envFile, time.Since(started))
@@ -177,6 +184,10 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	return nil
 }
 
+// jwtSecretID names the demo HS256 key in the local Secrets Manager, as
+// JWT_HS256_SECRET_ID names it for the Lambdas.
+const jwtSecretID = "purchase-transfer/local/jwt-hs256"
+
 // transferMaxReceives is the transfer queue's maxReceiveCount in the template.
 func transferMaxReceives(s *localaws.Stack) int {
 	q, err := s.Template.Queue(localaws.TransferQueueID)
@@ -186,7 +197,7 @@ func transferMaxReceives(s *localaws.Stack) int {
 	return q.MaxReceiveCount
 }
 
-func runEnv(apiURL, jwtSecret string, s demoseed.Seeded, stack *localaws.Stack, res localaws.Resources) map[string]string {
+func runEnv(apiURL string, s demoseed.Seeded, stack *localaws.Stack, res localaws.Resources) map[string]string {
 	env := map[string]string{
 		"API_URL":                   apiURL,
 		"PUBLISHER_ID":              strconv.FormatInt(int64(demoseed.PublisherID), 10),
@@ -195,7 +206,7 @@ func runEnv(apiURL, jwtSecret string, s demoseed.Seeded, stack *localaws.Stack, 
 		"OTHER_PUBLISHER_TOKEN":     s.OtherPublisherToken,
 		"INACTIVE_PUBLISHER_TOKEN":  s.InactivePublisherToken,
 		"MIGRATING_PUBLISHER_TOKEN": s.MigratingPublisherToken,
-		"JWT_SECRET":                jwtSecret,
+		"JWT_HS256_SECRET_ID":       jwtSecretID,
 		"CUSTOMER_A":                strconv.FormatInt(int64(demoseed.CustomerA), 10),
 		"CUSTOMER_B":                strconv.FormatInt(int64(demoseed.CustomerB), 10),
 		"CUSTOMER_C":                strconv.FormatInt(int64(demoseed.CustomerC), 10),

@@ -12,6 +12,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
 	"github.com/acme/purchase-transfer/dev/samtemplate"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/webhook"
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
@@ -23,18 +24,26 @@ const (
 	webhookDLQID   = "WebhookDeadLetterQueue"
 )
 
+// sealingKeySecretID names the demo sealing key in the local Secrets
+// Manager, as WEBHOOK_SEALING_KEY_SECRET_ID names it for the Lambda.
+const sealingKeySecretID = "purchase-transfer/local/webhook-sealing-key"
+
 // localWebhookConfig is the webhook function's configuration for this run:
-// the production schedule and timeout, a sealing key made for the run, and
-// receivers on 127.0.0.1 allowed.
-func localWebhookConfig(res localaws.Resources) (inprocess.WebhookConfig, string) {
-	key, encoded := webhook.NewSealingKey()
+// the production schedule and timeout, a sealing key made for the run (in
+// the local Secrets Manager, written nowhere else), and receivers on
+// 127.0.0.1 allowed.
+func localWebhookConfig(ctx context.Context, stack *localaws.Stack, res localaws.Resources) (inprocess.WebhookConfig, error) {
+	_, encoded := webhook.NewSealingKey()
+	if err := stack.PutSecret(ctx, sealingKeySecretID, encoded); err != nil {
+		return inprocess.WebhookConfig{}, err
+	}
 	return inprocess.WebhookConfig{
 		DeadLetterQueueURL: res.QueueURLs[webhookDLQID],
-		SealingKey:         key,
+		SealingKeys:        config.SealingKeys(ctx, stack.Clients.SecretsManager, sealingKeySecretID),
 		AttemptTimeout:     webhook.DefaultAttemptTimeout,
 		Retry:              webhook.DefaultRetryPolicy(),
 		Egress:             egress.Local,
-	}, encoded
+	}, nil
 }
 
 // webhooks is the local webhook path: pollers feeding the webhook function's
@@ -48,21 +57,18 @@ type webhooks struct {
 // demo publisher's endpoint is subscribed to it and its secret goes into
 // run.env as WEBHOOK_SECRET.
 func startWebhooks(ctx context.Context, svc *inprocess.Service, clients inprocess.Clients, res localaws.Resources,
-	sealingKey, url string, timeouts inprocess.Timeouts, tpl *samtemplate.Template) (*webhooks, error) {
+	url string, timeouts timeouts, tpl *samtemplate.Template) (*webhooks, error) {
 	handler, err := svc.WebhookBatchHandler(clients)
 	if err != nil {
 		return nil, err
 	}
 	w := &webhooks{env: map[string]string{
-		"WEBHOOK_QUEUE_URL":   res.QueueURLs[webhookQueueID],
-		"WEBHOOK_DLQ_URL":     res.QueueURLs[webhookDLQID],
-		"WEBHOOK_SEALING_KEY": sealingKey,
+		"WEBHOOK_QUEUE_URL":             res.QueueURLs[webhookQueueID],
+		"WEBHOOK_DLQ_URL":               res.QueueURLs[webhookDLQID],
+		"WEBHOOK_SEALING_KEY_SECRET_ID": sealingKeySecretID,
 	}}
 	if url != "" {
-		endpoints, err := svc.WebhookEndpoints(svc.Config.Webhook.SealingKey, svc.Config.Webhook.Egress)
-		if err != nil {
-			return nil, err
-		}
+		endpoints := svc.WebhookEndpoints(svc.Config.Webhook.Egress)
 		ep, secret, err := endpoints.Subscribe(ctx, demoseed.PublisherID, url, []string{webhook.TopicSyncResult})
 		if err != nil {
 			return nil, fmt.Errorf("subscribe WEBHOOK_URL %s: %w", url, err)
