@@ -48,7 +48,7 @@ RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (docs/design.md B9): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench fuzz emulators tools clean sam-validate sam-build rie transferctl checkov moto schemathesis
+.PHONY: help run test unit lint build bench fuzz soak emulators tools clean sam-validate sam-build rie transferctl checkov moto schemathesis
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,21 @@ test: emulators moto lint sam-validate checkov sam-build rie ## run every test (
 	AWS_LAMBDA_RIE=$(RIE) MOTO_SERVER=$(MOTO_SERVER) $(GO) test -count=1 -timeout 15m ./...
 	@FUZZTIME=$(FUZZTIME_SHORT) GO=$(GO) scripts/fuzz.sh
 	@$(MAKE) --no-print-directory schemathesis
+	@$(MAKE) --no-print-directory soak SOAK_DURATION=$(SOAK_DURATION_SHORT)
+
+# The soak (dev/cmd/soak): the whole service on the local stack under a mixed
+# load from many clients while faults are injected (SDK transport, queue
+# deliveries, SIGKILL of the consumer processes, SIGSTOP of the emulators),
+# then a checker of the final state (non-zero exit on any violation) and the
+# capacity against the emulators' raw ceiling. Loopback only, bounded, stops
+# by itself. SOAK_FLAGS passes more (go run ./dev/cmd/soak -help lists them).
+SOAK_DURATION       ?= 60s
+SOAK_DURATION_SHORT ?= 45s
+SOAK_FLAGS          ?=
+soak: emulators moto ## run the checked soak with fault injection for SOAK_DURATION (default 60s; e.g. SOAK_DURATION=10m)
+	@bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	  $(GO) build -o "$$bin/soak" ./dev/cmd/soak && \
+	  MOTO_SERVER=$(MOTO_SERVER) "$$bin/soak" -duration $(SOAK_DURATION) -log-dir .local/soak $(SOAK_FLAGS)
 
 # Every Go fuzz target (scripts/fuzz.sh lists them): a short run of each in
 # `make test`, FUZZTIME each in `make fuzz`. A crasher found is written under

@@ -25,6 +25,33 @@ type Function struct {
 	Grants Grants
 	// SQSQueues are the logical ids of the queues its SQS events consume.
 	SQSQueues []string
+	// QueueEvents are the function's SQS event source mappings.
+	QueueEvents []QueueEvent
+}
+
+// QueueEvent is an SQS event source mapping of a function: which queue it
+// consumes, in batches of how many, by how many concurrent invocations.
+type QueueEvent struct {
+	// Queue is the logical id of the consumed queue.
+	Queue     string
+	BatchSize int
+	// MaximumConcurrency is ScalingConfig.MaximumConcurrency: the most
+	// batches Lambda hands the function at once; 0 when the template sets
+	// none (Lambda then scales up to its own limits).
+	MaximumConcurrency int
+}
+
+// QueueConsumer returns the event source mapping that consumes a queue, by
+// the queue's logical id.
+func (t *Template) QueueConsumer(queueID string) (QueueEvent, bool) {
+	for _, f := range t.Functions {
+		for _, e := range f.QueueEvents {
+			if e.Queue == queueID {
+				return e, true
+			}
+		}
+	}
+	return QueueEvent{}, false
 }
 
 // EnvironmentNames are the declared variables' names, sorted.
@@ -46,6 +73,16 @@ type functionProps struct {
 	Timeout     *flexInt
 	Environment struct {
 		Variables map[string]any
+	}
+	Events map[string]struct {
+		Type       string
+		Properties struct {
+			Queue         string
+			BatchSize     *flexInt
+			ScalingConfig struct {
+				MaximumConcurrency *flexInt
+			}
+		}
 	}
 }
 
@@ -78,6 +115,22 @@ func parseFunction(id string, props json.RawMessage, globals *yaml.Node, params 
 			}
 			f.Environment[name] = s
 		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.Events)) {
+		e := p.Events[name]
+		if e.Type != "SQS" {
+			continue
+		}
+		// Queue is !GetAtt <QueueId>.Arn, resolved to its marker.
+		queue, _ := strings.CutSuffix(strings.TrimPrefix(e.Properties.Queue, getAttPrefix), ".Arn")
+		q := QueueEvent{Queue: queue, BatchSize: 10}
+		if b := e.Properties.BatchSize; b != nil {
+			q.BatchSize = int(*b)
+		}
+		if c := e.Properties.ScalingConfig.MaximumConcurrency; c != nil {
+			q.MaximumConcurrency = int(*c)
+		}
+		f.QueueEvents = append(f.QueueEvents, q)
 	}
 	return f, nil
 }

@@ -51,3 +51,51 @@ Resources:
 		t.Error("Function(Missing) found a function")
 	}
 }
+
+// The local runner and the soak run as many batches of a queue at once as its
+// event source mapping's MaximumConcurrency allows; a parameter gives its default.
+func TestQueueEventsCarryTheirMaximumConcurrency(t *testing.T) {
+	tpl, err := samtemplate.Parse([]byte(`
+Parameters:
+  Most: {Type: Number, Default: 7}
+Resources:
+  Jobs: {Type: AWS::SQS::Queue}
+  Hooks: {Type: AWS::SQS::Queue}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        FromJobs:
+          Type: SQS
+          Properties: {Queue: !GetAtt Jobs.Arn, BatchSize: 5, ScalingConfig: {MaximumConcurrency: !Ref Most}}
+        Nightly:
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: rate(1 day)}
+  Hooker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        FromHooks:
+          Type: SQS
+          Properties: {Queue: !GetAtt Hooks.Arn}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for queue, want := range map[string]samtemplate.QueueEvent{
+		"Jobs":  {Queue: "Jobs", BatchSize: 5, MaximumConcurrency: 7},
+		"Hooks": {Queue: "Hooks", BatchSize: 10, MaximumConcurrency: 0},
+	} {
+		got, ok := tpl.QueueConsumer(queue)
+		if !ok || got != want {
+			t.Errorf("QueueConsumer(%s) = %+v, %v; want %+v", queue, got, ok, want)
+		}
+	}
+	if _, ok := tpl.QueueConsumer("Nothing"); ok {
+		t.Error("a queue nobody consumes has a consumer")
+	}
+	w, _ := tpl.Function("Worker")
+	if len(w.QueueEvents) != 1 {
+		t.Errorf("Worker's queue events: %+v (a schedule is not one)", w.QueueEvents)
+	}
+}

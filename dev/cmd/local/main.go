@@ -145,14 +145,16 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	poller := &queue.Poller{SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...),
-		Wait: 10 * time.Second, Timeout: timeouts["ProcessorFunction"]}
-	pollerDone := make(chan error, 1)
+	// As many batches at once as the event source mapping allows.
+	processors := inprocess.Pollers{N: inprocess.QueueConcurrency(stack.Template, localaws.TransferQueueID), Poller: queue.Poller{
+		SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...),
+		Wait: 10 * time.Second, Timeout: timeouts["ProcessorFunction"]}}
+	pollerDone := make(chan struct{})
 	pollCtx, stopPolling := context.WithCancel(context.Background())
 	defer stopPolling()
-	go func() { pollerDone <- poller.Run(pollCtx) }()
-	go sweepEvery(pollCtx, time.Minute, timeouts["SweeperFunction"], svc.Sweeper(svc.Queue(stack.Clients)))
-	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, os.Getenv("WEBHOOK_URL"), timeouts)
+	go func() { defer close(pollerDone); processors.Run(pollCtx) }()
+	go inprocess.SweepEvery(pollCtx, time.Minute, timeouts["SweeperFunction"], svc.Sweeper(svc.Queue(stack.Clients)))
+	hooks, err := startWebhooks(pollCtx, svc, stack.Clients, res, os.Getenv("WEBHOOK_URL"), timeouts, stack.Template)
 	if err != nil {
 		return err
 	}
@@ -185,11 +187,6 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 // jwtSecretID names the demo HS256 key in the local Secrets Manager, as
 // JWT_HS256_SECRET_ID names it for the Lambdas.
 const jwtSecretID = "purchase-transfer/local/jwt-hs256"
-
-// sweeper is the transfer sweeper, or the sweeper's webhook part.
-type sweeper interface {
-	Sweep(ctx context.Context) (int, error)
-}
 
 // transferMaxReceives is the transfer queue's maxReceiveCount in the template.
 func transferMaxReceives(s *localaws.Stack) int {

@@ -11,6 +11,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/demoseed"
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/dev/samtemplate"
 	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/webhook"
@@ -21,9 +22,6 @@ import (
 const (
 	webhookQueueID = "WebhookQueue"
 	webhookDLQID   = "WebhookDeadLetterQueue"
-	// webhookPollers stands in for Lambda running several batches of the
-	// webhook queue at once: a hanging endpoint holds up one poller only.
-	webhookPollers = 4
 )
 
 // sealingKeySecretID names the demo sealing key in the local Secrets
@@ -59,7 +57,7 @@ type webhooks struct {
 // demo publisher's endpoint is subscribed to it and its secret goes into
 // run.env as WEBHOOK_SECRET.
 func startWebhooks(ctx context.Context, svc *inprocess.Service, clients inprocess.Clients, res localaws.Resources,
-	url string, timeouts timeouts) (*webhooks, error) {
+	url string, timeouts timeouts, tpl *samtemplate.Template) (*webhooks, error) {
 	handler, err := svc.WebhookBatchHandler(clients)
 	if err != nil {
 		return nil, err
@@ -77,13 +75,14 @@ func startWebhooks(ctx context.Context, svc *inprocess.Service, clients inproces
 		}
 		maps.Copy(w.env, map[string]string{"WEBHOOK_URL": url, "WEBHOOK_SECRET": secret, "WEBHOOK_ENDPOINT_ID": ep.ID})
 	}
-	for range webhookPollers {
-		p := &queue.Poller{SQS: clients.SQS, QueueURL: res.QueueURLs[webhookQueueID], Handler: handler,
-			Wait: 10 * time.Second, Timeout: timeouts["WebhookFunction"]}
-		w.running.Go(func() { _ = p.Run(ctx) })
-	}
+	// As many batches at once as the event source mapping allows: a
+	// hanging endpoint holds up one of them only.
+	pollers := inprocess.Pollers{N: inprocess.QueueConcurrency(tpl, webhookQueueID), Poller: queue.Poller{
+		SQS: clients.SQS, QueueURL: res.QueueURLs[webhookQueueID], Handler: handler,
+		Wait: 10 * time.Second, Timeout: timeouts["WebhookFunction"]}}
+	w.running.Go(func() { pollers.Run(ctx) })
 	if redispatcher := svc.Redispatcher(clients); redispatcher != nil {
-		w.running.Go(func() { sweepEvery(ctx, time.Minute, timeouts["SweeperFunction"], redispatcher) })
+		w.running.Go(func() { inprocess.SweepEvery(ctx, time.Minute, timeouts["SweeperFunction"], redispatcher) })
 	}
 	return w, nil
 }

@@ -1,0 +1,331 @@
+package soak
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/acme/purchase-transfer/dev/bench"
+	"github.com/acme/purchase-transfer/dev/inprocess"
+	"github.com/acme/purchase-transfer/dev/localaws"
+	"github.com/acme/purchase-transfer/internal/auth"
+	"github.com/acme/purchase-transfer/internal/transfer"
+)
+
+// CapacityResult is sustained throughput at saturation: transfers accepted
+// and finalized per second end to end, and the same round trips done raw
+// against the same emulators at the same concurrency, in the same run.
+type CapacityResult struct {
+	Clients, Batches      int     // concurrent clients; concurrent processor batches
+	EndToEnd, Raw         int     // transfers accepted and finalized
+	EndToEndPerS, RawPerS float64 // of them per second, first request to last finalization
+	Ratio                 float64 // EndToEndPerS / RawPerS (goal ≥ 0.8)
+	Refused               int     // answers other than 202 end to end (429 REQ0007 included)
+	AcceptP50, AcceptP99  time.Duration
+}
+
+const capacityPublisher = transfer.PublisherID(300000002)
+
+// capacity measures end to end, then raw, each for opt.Capacity, without
+// faults (the soak has healed).
+func (e *env) capacity(ctx context.Context, opt Options, _ []*consumers) (CapacityResult, error) {
+	res := CapacityResult{Clients: opt.Clients, Batches: inprocess.QueueConcurrency(e.stack.Template, localaws.TransferQueueID)}
+	// Enough purchases that the clients never run out: 150/s is well above
+	// what two cores reach.
+	n := int(150 * opt.Capacity.Seconds())
+	token, txs, customerPK, err := e.seedCapacity(ctx, n)
+	if err != nil {
+		return res, err
+	}
+	if err := e.endToEnd(ctx, opt, token, txs, &res); err != nil {
+		return res, err
+	}
+	if err := e.raw(ctx, opt, txs, customerPK, &res); err != nil {
+		return res, err
+	}
+	if res.RawPerS > 0 {
+		res.Ratio = res.EndToEndPerS / res.RawPerS
+	}
+	return res, nil
+}
+
+func (e *env) seedCapacity(ctx context.Context, n int) (string, []string, string, error) {
+	store := e.checkSvc.Stores.Operator
+	token, hash := auth.NewPublisherToken(capacityPublisher)
+	if err := store.PutPublisher(ctx, transfer.Publisher{ID: capacityPublisher, Name: "Capacity", StoreKit2Active: true}); err != nil {
+		return "", nil, "", err
+	}
+	if err := store.PutToken(ctx, capacityPublisher, hash, "capacity"); err != nil {
+		return "", nil, "", err
+	}
+	if err := store.PutCustomers(ctx, capacityPublisher, 810000001, 810000002); err != nil {
+		return "", nil, "", err
+	}
+	txs := make([]string, n)
+	expires := time.Now().AddDate(0, 1, 0).UTC().Truncate(time.Second)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				txs[i] = fmt.Sprintf("5%015d", i+1)
+				if err := store.PutPurchase(ctx, transfer.Purchase{PublisherID: capacityPublisher, OriginalTransactionID: "otx-" + txs[i],
+					TransactionIDs: []string{txs[i]}, Owner: 810000001, OfferID: offerID, ProductID: productID,
+					Kind: transfer.KindAutoRenewable, State: transfer.StateActive, ExpiresAt: expires}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return "", nil, "", fmt.Errorf("seed capacity: %w", err)
+	}
+	return token, txs, fmt.Sprintf("PUB#%d#CUSTOMER#810000002", capacityPublisher), nil
+}
+
+// endToEnd: the clients transfer fresh purchases as fast as they are
+// answered for opt.Capacity; then every accepted one must finalize.
+func (e *env) endToEnd(ctx context.Context, opt Options, token string, txs []string, res *CapacityResult) error {
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: opt.Clients + 2}}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var ids []string
+	var took []time.Duration
+	start := time.Now()
+	stop := start.Add(opt.Capacity)
+	var wg sync.WaitGroup
+	for range opt.Clients {
+		wg.Go(func() {
+			for time.Now().Before(stop) && ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(txs) {
+					return
+				}
+				body := fmt.Sprintf(`{"cleengCustomerId":810000002,"transactionId":%q}`, txs[i])
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.apiURL+"/purchases/transfers", stringReader(body))
+				req.Header.Set("X-Publisher-Token", token)
+				req.Header.Set("Content-Type", "application/json")
+				t0 := time.Now()
+				resp, err := httpClient.Do(req)
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				if resp.StatusCode == http.StatusAccepted {
+					ids = append(ids, txs[i])
+					took = append(took, time.Since(t0))
+				} else {
+					res.Refused++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	lat := bench.Summarize(took, 0, 0)
+	res.AcceptP50, res.AcceptP99 = lat.P50, lat.P99
+	res.EndToEnd = len(ids)
+	last, err := e.waitCapacityFinalized(ctx, len(ids), opt.DrainTimeout)
+	if err != nil {
+		return err
+	}
+	if wall := last.Sub(start); wall > 0 {
+		res.EndToEndPerS = float64(res.EndToEnd) / wall.Seconds()
+	}
+	return nil
+}
+
+// waitCapacityFinalized polls until n synchronizations of the capacity
+// publisher are finalized and returns when the last of them was.
+func (e *env) waitCapacityFinalized(ctx context.Context, n int, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	prefix := fmt.Sprintf("PUB#%d#SYNC#", capacityPublisher)
+	for {
+		var done int
+		var last time.Time
+		p := dynamodb.NewScanPaginator(e.clean.DynamoDB, &dynamodb.ScanInput{TableName: &e.res.Table,
+			FilterExpression:          aws.String("begins_with(pk, :p) AND #s = :f"),
+			ExpressionAttributeNames:  map[string]string{"#s": "status"},
+			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":p": &dbtypes.AttributeValueMemberS{Value: prefix}, ":f": &dbtypes.AttributeValueMemberS{Value: "finalized"}},
+			ProjectionExpression:      aws.String("finalizedAt")})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return time.Time{}, err
+			}
+			for _, it := range page.Items {
+				done++
+				if v, ok := it["finalizedAt"].(*dbtypes.AttributeValueMemberS); ok {
+					if t, err := time.Parse(time.RFC3339Nano, v.Value); err == nil && t.After(last) {
+						last = t
+					}
+				}
+			}
+		}
+		if done >= n {
+			return last, nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("capacity: %d of %d transfers finalized in %s", done, n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// raw does what a transfer costs the emulators, by hand, at the same
+// concurrency: the clients each a BatchGetItem (credentials, chain), the
+// accepting TransactWriteItems and SendMessage; as many consumers as the
+// processor's batches each a ReceiveMessage, per message a BatchGetItem
+// (record, locks, purchase) and the finalizing TransactWriteItems (record,
+// both locks, the event), then a SendMessage (the webhook's hand-off) and a
+// DeleteMessageBatch.
+func (e *env) raw(ctx context.Context, opt Options, txs []string, customerPK string, res *CapacityResult) error {
+	db, q := e.clean.DynamoDB, e.clean.SQS
+	jobs, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("soak-raw-" + rand.Text()[:8])})
+	if err != nil {
+		return err
+	}
+	hooks, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("soak-raw-hooks-" + rand.Text()[:8])})
+	if err != nil {
+		return err
+	}
+	table := e.res.Table
+	s := func(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: v} }
+	key := func(pk, sk string) map[string]dbtypes.AttributeValue {
+		return map[string]dbtypes.AttributeValue{"pk": s(pk), "sk": s(sk)}
+	}
+	pub := "PUB#" + strconv.FormatInt(int64(capacityPublisher), 10)
+	start := time.Now()
+	stop := start.Add(opt.Capacity)
+	var accepted, finalized atomic.Int64
+	var lastNanos atomic.Int64
+	var producers sync.WaitGroup
+	var next atomic.Int64
+	for range opt.Clients {
+		producers.Go(func() {
+			for time.Now().Before(stop) && ctx.Err() == nil {
+				tx := txs[int(next.Add(1)-1)%len(txs)]
+				_, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{table: {Keys: []map[string]dbtypes.AttributeValue{
+					key(pub, "PUBLISHER"), key(pub, "TOKEN#0"), key(pub+"#TX#"+tx, "TX"), key(pub+"#PURCHASE#"+tx, "PURCHASE")}}}})
+				id := rand.Text()
+				if err == nil {
+					_, err = db.TransactWriteItems(ctx, bench.FloorTransaction(table, id, customerPK, "CUSTOMER", time.Now()))
+				}
+				if err == nil {
+					_, err = q.SendMessage(ctx, bench.FloorMessage(aws.ToString(jobs.QueueUrl), id))
+				}
+				if err == nil {
+					accepted.Add(1)
+				}
+			}
+		})
+	}
+	consumeCtx, stopConsuming := context.WithCancel(ctx)
+	defer stopConsuming()
+	var consumers sync.WaitGroup
+	for range res.Batches {
+		consumers.Go(func() {
+			for consumeCtx.Err() == nil {
+				out, err := q.ReceiveMessage(consumeCtx, &sqs.ReceiveMessageInput{QueueUrl: jobs.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+				if err != nil || len(out.Messages) == 0 {
+					continue
+				}
+				var each sync.WaitGroup
+				for _, m := range out.Messages {
+					each.Go(func() {
+						if e.rawFinalize(consumeCtx, table, m, aws.ToString(hooks.QueueUrl)) == nil {
+							finalized.Add(1)
+							lastNanos.Store(time.Now().UnixNano())
+						}
+					})
+				}
+				each.Wait()
+				entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
+				for i, m := range out.Messages {
+					entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+				}
+				_, _ = q.DeleteMessageBatch(consumeCtx, &sqs.DeleteMessageBatchInput{QueueUrl: jobs.QueueUrl, Entries: entries})
+			}
+		})
+	}
+	producers.Wait()
+	deadline := time.Now().Add(opt.DrainTimeout)
+	for finalized.Load() < accepted.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond) // a poll with a deadline
+	}
+	stopConsuming()
+	consumers.Wait()
+	res.Raw = int(finalized.Load())
+	if wall := time.Unix(0, lastNanos.Load()).Sub(start); wall > 0 {
+		res.RawPerS = float64(res.Raw) / wall.Seconds()
+	}
+	_, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: jobs.QueueUrl})
+	_, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: hooks.QueueUrl})
+	return nil
+}
+
+// rawFinalize is the processor's round trips for one message, by hand.
+func (e *env) rawFinalize(ctx context.Context, table string, m sqstypes.Message, hooksURL string) error {
+	var job struct{ SynchronizationID string }
+	if err := decodeJSON(stringReader(aws.ToString(m.Body)), &job); err != nil {
+		return err
+	}
+	s := func(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: v} }
+	prefix := "PUB#100000001#FLOOR#" + job.SynchronizationID
+	key := func(pk, sk string) map[string]dbtypes.AttributeValue {
+		return map[string]dbtypes.AttributeValue{"pk": s(pk), "sk": s(sk)}
+	}
+	if _, err := e.clean.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{table: {ConsistentRead: aws.Bool(true),
+		Keys: []map[string]dbtypes.AttributeValue{key(prefix+"#SYNC", "SYNC"), key(prefix+"#TX", "LOCK"), key(prefix+"#PURCHASE", "LOCK"), key(prefix+"#PURCHASE", "PURCHASE")}}}}); err != nil {
+		return err
+	}
+	owned := "synchronizationId = :me"
+	me := map[string]dbtypes.AttributeValue{":me": s(job.SynchronizationID)}
+	_, err := e.clean.DynamoDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []dbtypes.TransactWriteItem{
+		{Update: &dbtypes.Update{TableName: &table, Key: key(prefix+"#SYNC", "SYNC"),
+			UpdateExpression:          aws.String("SET #s = :f, finalizedAt = :t REMOVE openShard, openSince"),
+			ConditionExpression:       aws.String("#s <> :f"),
+			ExpressionAttributeNames:  map[string]string{"#s": "status"},
+			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":f": s("finalized"), ":t": s(time.Now().UTC().Format(time.RFC3339Nano))}}},
+		{Delete: &dbtypes.Delete{TableName: &table, Key: key(prefix+"#TX", "LOCK"), ConditionExpression: &owned, ExpressionAttributeValues: me}},
+		{Delete: &dbtypes.Delete{TableName: &table, Key: key(prefix+"#PURCHASE", "LOCK"), ConditionExpression: &owned, ExpressionAttributeValues: me}},
+		{Put: &dbtypes.Put{TableName: &table, Item: map[string]dbtypes.AttributeValue{"pk": s(prefix + "#SYNC"), "sk": s("EVENT#inappPurchaseSyncResult"),
+			"eventId": s("evt_" + job.SynchronizationID)}, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}})
+	if err != nil {
+		return err
+	}
+	body := `{"kind":"dispatch","publisherId":100000001,"synchronizationId":"` + job.SynchronizationID + `"}`
+	_, err = e.clean.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &hooksURL, MessageBody: &body})
+	return err
+}
+
+func (c CapacityResult) print(out io.Writer) {
+	fmt.Fprintf(out, "\ncapacity at saturation (%d clients, %d processor batches at once, no faults):\n", c.Clients, c.Batches)
+	fmt.Fprintf(out, "  end to end: %d transfers accepted and finalized, %.1f/s (accept p50 %.1f ms, p99 %.1f ms; %d refused)\n",
+		c.EndToEnd, c.EndToEndPerS, msf(c.AcceptP50), msf(c.AcceptP99), c.Refused)
+	fmt.Fprintf(out, "  raw round trips, same concurrency: %d, %.1f/s\n", c.Raw, c.RawPerS)
+	fmt.Fprintf(out, "  ratio: %.2f (goal ≥ 0.8)\n", c.Ratio)
+}
