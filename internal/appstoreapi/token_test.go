@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +147,8 @@ func decodeSegment(t *testing.T, seg string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func base64Decoder(s string) io.Reader {
+	return base64.NewDecoder(base64.RawURLEncoding, strings.NewReader(s))
 }
