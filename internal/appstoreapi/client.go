@@ -109,6 +109,7 @@ type Client struct {
 	base     string
 	key      Key
 	verifier Verifier
+	// http bounds each attempt to 30 s; the context bounds the whole call.
 	http     *http.Client
 	retry    Retry
 	now      func() time.Time
@@ -116,9 +117,6 @@ type Client struct {
 
 // Option tunes a Client.
 type Option func(*Client)
-
-// WithHTTPClient replaces the HTTP client (its timeout bounds each attempt).
-func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // WithRetry replaces DefaultRetry.
 func WithRetry(r Retry) Option { return func(c *Client) { c.retry = r } }
