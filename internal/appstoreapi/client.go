@@ -110,9 +110,9 @@ type Client struct {
 	key      Key
 	verifier Verifier
 	// http bounds each attempt to 30 s; the context bounds the whole call.
-	http     *http.Client
-	retry    Retry
-	now      func() time.Time
+	http  *http.Client
+	retry Retry
+	now   func() time.Time
 }
 
 // Option tunes a Client.
