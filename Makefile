@@ -38,13 +38,17 @@ CHECKOV_VENV    := $(CACHE)/checkov-$(CHECKOV_VERSION)
 MOTO_VERSION := 5.2.5
 MOTO_VENV    := $(CACHE)/moto-$(MOTO_VERSION)
 MOTO_SERVER  := $(MOTO_VENV)/bin/moto_server
+# schemathesis from PyPI, in a virtual environment of its own: generated
+# requests from api/openapi.yaml against the local stack (dev/schemathesis).
+SCHEMATHESIS_VERSION := 4.32.5
+SCHEMATHESIS_VENV    := $(CACHE)/schemathesis-$(SCHEMATHESIS_VERSION)
 # The Lambda Runtime Interface Emulator has no semver tags: a pseudo-version.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE         := $(TOOLS)/aws-lambda-rie
 # A bootstrap must stay small for cold starts (docs/design.md B9): 10 MB.
 BOOTSTRAP_MAX_BYTES := 10000000
 
-.PHONY: help run test unit lint build bench fuzz emulators tools clean sam-validate sam-build rie transferctl checkov moto
+.PHONY: help run test unit lint build bench fuzz emulators tools clean sam-validate sam-build rie transferctl checkov moto schemathesis
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,6 +59,7 @@ run: emulators moto transferctl ## run the whole service locally with demo data 
 test: emulators moto lint sam-validate checkov sam-build rie ## run every test (unit, integration against DynamoDB Local + ElasticMQ + moto, Lambda bootstraps under RIE)
 	AWS_LAMBDA_RIE=$(RIE) MOTO_SERVER=$(MOTO_SERVER) $(GO) test -count=1 -timeout 15m ./...
 	@FUZZTIME=$(FUZZTIME_SHORT) GO=$(GO) scripts/fuzz.sh
+	@$(MAKE) --no-print-directory schemathesis
 
 # Every Go fuzz target (scripts/fuzz.sh lists them): a short run of each in
 # `make test`, FUZZTIME each in `make fuzz`. A crasher found is written under
@@ -123,6 +128,15 @@ sam-validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint) on templa
 	$(SAM) validate --lint
 
 # --skip-download: no Prisma Cloud; only the checks shipped in the package.
+schemathesis: emulators moto $(SCHEMATHESIS_VENV)/.installed ## schemathesis: at least 1,000 generated requests from api/openapi.yaml against the local stack, every check but ignored_auth (dev/schemathesis)
+	MOTO_SERVER=$(MOTO_SERVER) GO=$(GO) dev/schemathesis/run.sh $(SCHEMATHESIS_VENV)/bin/schemathesis
+
+$(SCHEMATHESIS_VENV)/.installed:
+	rm -rf $(SCHEMATHESIS_VENV)
+	python3 -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	touch $@
+
 checkov: $(CHECKOV_VENV)/.installed ## checkov policy scan of template.yaml (accepted findings are skipped in Metadata, with why)
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 

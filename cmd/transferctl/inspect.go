@@ -258,7 +258,7 @@ func newSyncCommand(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id := argv[0]
 			if !transfer.ValidSynchronizationID(id) {
-				return usage("SYNCHRONIZATION_ID " + transfer.SynchronizationIDRule)
+				return usage("SYNCHRONIZATION_ID %s", transfer.SynchronizationIDRule)
 			}
 			ctx := cmd.Context()
 			store, p, err := a.storeFor(ctx, publisherFlag)

@@ -2,25 +2,31 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/runenv"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
 
-// tokenEnv writes a run.env with a JWT secret and the given extra settings;
-// token needs nothing else (no AWS call).
+// tokenEnv writes a run.env naming an HS256 key put in the local Secrets
+// Manager, with the given extra settings; token needs nothing else.
 func tokenEnv(t *testing.T, extra map[string]string) (file, secret string) {
 	t.Helper()
+	testkit.SkipWithoutStack(t)
 	secret = "a-local-secret-of-at-least-32-bytes-0123456789"
-	env := map[string]string{
-		settingJWTSecret: secret, settingPublisher: "123456789",
-		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+	secretID := "transferctl-test/token-" + strings.ToLower(rand.Text()[:10])
+	if err := stack.PutSecret(context.Background(), secretID, secret); err != nil {
+		t.Fatal(err)
 	}
+	env := stack.Env()
+	env[settingJWTSecretID] = secretID
+	env[settingPublisher] = "123456789"
 	for k, v := range extra {
 		env[k] = v
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/samtemplate"
 	"github.com/acme/purchase-transfer/dev/testkit"
 	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/queue"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
@@ -48,22 +50,35 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		// A delivery retried after 1 s, not the template's visibility.
 		c.resources = append(c.resources, localaws.WithQueueOverride(webhookQueueID, 1, 50))
 	})
-	key, _ := webhook.NewSealingKey()
+	_, sealingKey := webhook.NewSealingKey()
+	sealingKeyID := "integration/iam-sealing-" + strconv.FormatInt(newID(), 10)
+	if err := stack.PutSecret(ctx, sealingKeyID, sealingKey); err != nil {
+		t.Fatal(err)
+	}
 	e.svc.Config.WebhookQueueURL = e.res.QueueURLs[webhookQueueID]
 	e.svc.Config.Webhook = inprocess.WebhookConfig{
 		DeadLetterQueueURL: e.res.QueueURLs[webhookDLQID],
-		SealingKey:         key,
-		AttemptTimeout:     2 * time.Second,
-		Retry:              webhook.RetryPolicy{Schedule: []time.Duration{time.Second}, ClientErrorAttempts: 1},
-		Egress:             egress.Local,
+		// What an operator's transferctl seals with; the webhook function
+		// reads its own keys below, through its recorded clients.
+		SealingKeys:    config.SealingKeys(ctx, stack.Clients.SecretsManager, sealingKeyID),
+		AttemptTimeout: 2 * time.Second,
+		Retry:          webhook.RetryPolicy{Schedule: []time.Duration{time.Second}, ClientErrorAttempts: 1},
+		Egress:         egress.Local,
 	}
 	// function is the service as one function wires it, its AWS requests
-	// recorded under its logical id.
+	// recorded under its logical id: the secrets it reads too, read through
+	// its own clients as its main reads them.
 	function := func(id string, edit func(*inprocess.Config)) (*inprocess.Service, inprocess.Clients) {
 		cfg := stack.AWSConfig()
 		cfg.HTTPClient = rec.Client(id)
 		clients := inprocess.NewClients(cfg, stack.Endpoints())
 		c := e.svc.Config
+		switch id {
+		case "TransferFunction", "StatusFunction":
+			c.JWT.HS256Keys = config.HS256Keys(ctx, clients.SecretsManager, e.jwtSecretID)
+		case "WebhookFunction":
+			c.Webhook.SealingKeys = config.SealingKeys(ctx, clients.SecretsManager, sealingKeyID)
+		}
 		if edit != nil {
 			edit(&c)
 		}
@@ -118,10 +133,7 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 	hooked := e.seedPublisher(true, false)
 	hookCustomers := e.seedCustomers(hooked, 2)
 	hookPurchase := e.seedPurchase(hooked, hookCustomers[0], transfer.StateActive, later)
-	endpoints, err := e.svc.WebhookEndpoints(key, egress.Local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	endpoints := e.svc.WebhookEndpoints(egress.Local)
 	subscribe := func(rc *receiver) webhook.Endpoint {
 		ep, _, err := endpoints.Subscribe(ctx, hooked.id, rc.srv.URL, []string{webhook.TopicSyncResult})
 		if err != nil {
@@ -223,7 +235,28 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 	notify(note{typ: apple.TypeDidRenew, tx: newTxID(), otx: ownedByB.OriginalTransactionID, expires: later, signedAt: time.Now().Add(-time.Hour)})
 	notify(note{typ: apple.TypeDidRenew, tx: newTxID(), otx: newTxID(), expires: later})
 
-	checkGrants(t, stack.Template, rec, symbolsOf(stack.Template, e.res))
+	symbols := symbolsOf(stack.Template, e.res)
+	for secretID, parameter := range map[string]string{e.jwtSecretID: "JwtHs256SecretId", sealingKeyID: "WebhookSealingKeySecretId"} {
+		symbols[secretID] = secretGrant(t, stack.Template, parameter)
+	}
+	checkGrants(t, stack.Template, rec, symbols)
+}
+
+// secretGrant is how the template's grants name the secret of a parameter:
+// its ARN, with the random suffix's wildcard.
+func secretGrant(t *testing.T, tpl *samtemplate.Template, parameter string) string {
+	t.Helper()
+	for _, f := range tpl.Functions {
+		for _, st := range f.Grants.Statements {
+			for _, r := range st.Resources {
+				if strings.Contains(r, ":secret:${"+parameter+"}") {
+					return r
+				}
+			}
+		}
+	}
+	t.Fatalf("no grant in template.yaml names the secret of %s", parameter)
+	return ""
 }
 
 // symbolsOf names the env's table and queues by their logical ids, the

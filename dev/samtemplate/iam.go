@@ -208,14 +208,37 @@ func attachGrants(t *Template, iam map[string]functionIAM, roles map[string]role
 // parseStatements reads a Statement (one or a list). Only plain Allow
 // statements are understood: a Deny, a Condition, NotAction or
 // NotResource would make Allows wrong, so they are refused.
+//
+// A conditional statement, !If [Condition, statement, statement or
+// AWS::NoValue], counts with both branches' grants: the test holds the
+// deployment that has every option on.
 func parseStatements(raw json.RawMessage) ([]Statement, error) {
+	var elements []json.RawMessage
+	if err := json.Unmarshal(raw, &elements); err != nil {
+		elements = []json.RawMessage{raw}
+	}
 	var list []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		var one map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, fmt.Errorf("statement %s: %w", raw, err)
+	for _, el := range elements {
+		var branches []json.RawMessage
+		if json.Unmarshal(el, &branches) == nil {
+			var condition string
+			if len(branches) != 3 || json.Unmarshal(branches[0], &condition) != nil {
+				return nil, fmt.Errorf("statement %s: a list is understood only as !If [Condition, then, else]", el)
+			}
+			branches = branches[1:]
+		} else {
+			branches = []json.RawMessage{el}
 		}
-		list = []map[string]json.RawMessage{one}
+		for _, b := range branches {
+			if string(b) == `"Ref:AWS::NoValue"` {
+				continue
+			}
+			var one map[string]json.RawMessage
+			if err := json.Unmarshal(b, &one); err != nil {
+				return nil, fmt.Errorf("statement %s: %w", b, err)
+			}
+			list = append(list, one)
+		}
 	}
 	var out []Statement
 	for _, m := range list {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/acme/purchase-transfer/dev/samtemplate"
 )
 
@@ -38,18 +36,20 @@ func TestSecretsAreReadByNameAndScoped(t *testing.T) {
 	res := resources(t)
 	for _, id := range ofType(res, "AWS::Serverless::Function") {
 		want, reads := secretOf[id]
-		var actions, arns []string
-		walkStatements(nodeAt(res[id], "Properties", "Policies"), func(stmt *yaml.Node) {
-			acts := scalars(nodeAt(stmt, "Action"))
-			if !slices.ContainsFunc(acts, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
-				return
-			}
-			actions = append(actions, acts...)
-			arns = append(arns, scalars(nodeAt(stmt, "Resource"))...)
-		})
 		fn, err := tpl.Function(id)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The function's grants, from its Policies or its explicit role.
+		var actions, arns []string
+		for _, st := range fn.Grants.Statements {
+			if !slices.ContainsFunc(st.Actions, func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
+				continue
+			}
+			actions = append(actions, st.Actions...)
+			for _, r := range st.Resources {
+				arns = append(arns, strings.TrimPrefix(r, "!Sub "))
+			}
 		}
 		if !reads {
 			if len(actions) > 0 {
@@ -68,39 +68,4 @@ func TestSecretsAreReadByNameAndScoped(t *testing.T) {
 			t.Errorf("%s does not declare AWS_ENDPOINT_URL_SECRETS_MANAGER (sam local and the RIE tests set it)", id)
 		}
 	}
-}
-
-// walkStatements calls f with every IAM statement under n, through !If.
-func walkStatements(n *yaml.Node, f func(*yaml.Node)) {
-	if n == nil {
-		return
-	}
-	if n.Kind == yaml.MappingNode {
-		if nodeAt(n, "Effect") != nil {
-			f(n)
-			return
-		}
-		for i := 1; i < len(n.Content); i += 2 {
-			walkStatements(n.Content[i], f)
-		}
-		return
-	}
-	for _, c := range n.Content {
-		walkStatements(c, f)
-	}
-}
-
-// scalars is a scalar or a list of scalars, as IAM allows either.
-func scalars(n *yaml.Node) []string {
-	switch {
-	case n == nil:
-		return nil
-	case n.Kind == yaml.ScalarNode:
-		return []string{n.Value}
-	}
-	var out []string
-	for _, c := range n.Content {
-		out = append(out, scalars(c)...)
-	}
-	return out
 }

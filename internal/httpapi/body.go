@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -22,7 +23,55 @@ const (
 	fieldSignedTxInfo  = "signedTransactionInfo"
 )
 
-var integerLiteral = regexp.MustCompile(`^-?[0-9]+$`)
+// jsonNumber is JSON's number grammar (RFC 8259 §6), in parts: sign, integer
+// digits, fraction digits, exponent.
+var jsonNumber = regexp.MustCompile(`^(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$`)
+
+// maxInt64Digits is the number of decimal digits of the largest int64.
+const maxInt64Digits = 19
+
+// integralNumber reads a JSON number whose value is an integer, however it is
+// written: 42, 42.0 and 4.2e1 are all the integer 42, as JSON Schema's
+// "integer" says (the OpenAPI file's type). It reports whether raw is an
+// integer at all; an integer outside int64 comes back as 0 (out of range).
+// It works on the digits, never computing 10^exponent, so an exponent of a
+// billion costs nothing.
+func integralNumber(raw []byte) (int64, bool) {
+	m := jsonNumber.FindSubmatch(raw)
+	if m == nil {
+		return 0, false
+	}
+	negative, digits := len(m[1]) > 0, string(m[2])+string(m[3])
+	exp := -len(m[3])
+	if len(m[4]) > 0 {
+		e, err := strconv.Atoi(string(m[4]))
+		if err != nil || e > 1<<20 || e < -(1<<20) {
+			// So large an exponent: zero, an integer far out of range, or
+			// a fraction (the digits are at most a 16 KiB body's).
+			return 0, strings.Trim(digits, "0") == "" || m[4][0] != '-'
+		}
+		exp += e
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	exp += len(digits) - len(trimmed)
+	digits = strings.TrimLeft(trimmed, "0")
+	switch {
+	case digits == "":
+		return 0, true // zero
+	case exp < 0:
+		return 0, false // a non-zero digit after the point
+	case len(digits)+exp > maxInt64Digits:
+		return 0, true
+	}
+	if negative {
+		digits = "-" + digits
+	}
+	n, err := strconv.ParseInt(digits+strings.Repeat("0", exp), 10, 64)
+	if err != nil {
+		return 0, true
+	}
+	return n, true
+}
 
 // readTransferBody parses and validates the body of docs/contract.md §1. Keys match
 // exactly (encoding/json alone would match them case-insensitively); unknown
@@ -54,11 +103,12 @@ func readTransferBody(r *http.Request) (transfer.Request, *transfer.Error) {
 	switch raw, ok := present(fields, fieldCustomerID); {
 	case !ok:
 		problem(fieldCustomerID, "is required")
-	case !integerLiteral.Match(raw):
-		problem(fieldCustomerID, "must be an integer")
 	default:
-		id, err := strconv.ParseInt(string(raw), 10, 64)
-		if err != nil || id <= 0 {
+		id, integer := integralNumber(raw)
+		switch {
+		case !integer:
+			problem(fieldCustomerID, "must be an integer")
+		case id <= 0:
 			problem(fieldCustomerID, "must be a positive 64-bit integer")
 		}
 		req.Target = transfer.CustomerID(id)

@@ -17,7 +17,7 @@ const MaxTransactionIDLength = 128
 // SynchronizationIDRule says in words what ValidSynchronizationID accepts,
 // for the details of a refusal (REQ0004 of a Correlation-Id, REQ0003 of the
 // status path parameter).
-const SynchronizationIDRule = "must be 1 to 256 visible ASCII characters, with no empty, '.' or '..' segment between slashes"
+const SynchronizationIDRule = "must be 1 to 256 visible ASCII characters other than '%', with no empty, '.' or '..' segment between slashes"
 
 // ValidSynchronizationID accepts 1–256 visible ASCII characters whose
 // '/'-separated segments are neither empty nor "." or "..": the rule for a
@@ -26,13 +26,15 @@ const SynchronizationIDRule = "must be 1 to 256 visible ASCII characters, with n
 // empty or dot segment there names another path to every HTTP stack that
 // normalizes paths (a//b, a/../b, ./x): such an id could not be polled
 // reliably, so it is refused up front at the transfer and answered REQ0003
-// at the status endpoint.
+// at the status endpoint. So is '%': in a path it starts an escape, and
+// clients that requote URLs (Python's requests, for one) send "%41" as is,
+// polling "A" instead of "%41".
 func ValidSynchronizationID(id string) bool {
 	if id == "" || len(id) > MaxIDLength {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
+		if id[i] < 0x21 || id[i] > 0x7e || id[i] == '%' {
 			return false
 		}
 	}
