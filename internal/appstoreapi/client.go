@@ -146,15 +146,19 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
+	var last error // the previous attempt's failure
 	for attempt := 1; ; attempt++ {
 		status, header, b, err := c.once(ctx, method, target, payload)
-		var last error
 		var retryAfter time.Duration
 		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return fmt.Errorf("%s: %w", op, ctx.Err())
+		case err != nil && ctx.Err() != nil:
+			// The deadline ended this attempt: what the ones before met
+			// is the useful part of the error.
+			if last != nil {
+				return fmt.Errorf("%w (%w during attempt %d)", last, ctx.Err(), attempt)
 			}
+			return fmt.Errorf("%s: %w", op, ctx.Err())
+		case err != nil:
 			last = fmt.Errorf("%s: %w", op, err)
 		case status >= 200 && status < 300:
 			if out == nil {
