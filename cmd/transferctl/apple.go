@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/acme/purchase-transfer/internal/appstoreapi"
 	"github.com/acme/purchase-transfer/internal/operator"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -17,7 +20,7 @@ import (
 // `publisher apple set|show`: a publisher's App Store app.
 
 func (a *app) publisherAppleCommand() *cobra.Command {
-	return group("apple", "Configure and show a publisher's App Store app (bundle id, environments, offers)",
+	return group("apple", "Configure and show a publisher's App Store app (bundle id, environments, offers) and App Store Connect key",
 		a.appleSetCommand(),
 		a.appleShowCommand(),
 	)
@@ -28,10 +31,11 @@ func (a *app) appleSetCommand() *cobra.Command {
 		publisherFlag int64
 		given         operator.AppleApp
 		requireSigned bool
+		key           keyFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "set --publisher ID --bundle-id BUNDLE_ID [--app-apple-id ID] [--environments Production,Sandbox] [--offer productId=offerId]... [--require-signed-transaction=true|false]",
-		Short: "Set a publisher's App Store app, replacing the whole app",
+		Use:   "set --publisher ID --bundle-id BUNDLE_ID [--app-apple-id ID] [--environments Production,Sandbox] [--offer productId=offerId]... [--require-signed-transaction=true|false] [--issuer ISSUER_ID --key-id KEY_ID --private-key-file FILE.p8]",
+		Short: "Set a publisher's App Store app (replacing the whole app) and its App Store Connect key",
 		Long: `Set the App Store app whose notifications and signed transactions the service
 trusts for a publisher.
 
@@ -50,32 +54,69 @@ has no offers.
                    customer-JWT transfers must prove possession with the
                    StoreKit 2 signed transaction; not given: left as it is
 
+The App Store Connect in-app purchase key, for the App Store Server API
+(transferctl apple backfill, apple test-notification), all three together:
+  --issuer            the Issuer ID (App Store Connect, Users and Access,
+                      Integrations, In-App Purchase)
+  --key-id            the key's Key ID
+  --private-key-file  the .p8 file downloaded for it
+It is stored sealed (AES-256-GCM under the sealing key in Secrets Manager,
+WEBHOOK_SEALING_KEY_SECRET_ID) and never printed back. The key alone may be
+set without --bundle-id: the app is then left as it is; an app set without
+the key flags keeps the stored key.
+
 The publisher must exist. The API caches publisher settings for up to
 AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
 		Example: `  transferctl --local publisher apple set --publisher 555000001 --bundle-id com.example.app \
     --app-apple-id 1234567890 --offer com.example.premium.monthly=S123456789_US
   transferctl --local publisher apple set --publisher 555000001 --bundle-id com.example.app \
-    --environments Sandbox --require-signed-transaction=true`,
+    --environments Sandbox --require-signed-transaction=true
+  transferctl --local publisher apple set --publisher 555000001 \
+    --issuer 57246542-96fe-1a63-e053-0824d011072a --key-id 2X9R4HXF34 --private-key-file SubscriptionKey_2X9R4HXF34.p8`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// The rules are the operator package's; broken, they are a wrong
-			// command line (exit 2), found before anything is read.
-			if _, err := given.App(); err != nil {
-				return usage("%v", err)
+			// The rules are the operator's and appstoreapi's; broken, they are
+			// a wrong command line (exit 2), found before anything is read.
+			p8, err := key.read(cmd)
+			if err != nil {
+				return err
+			}
+			setApp := p8 == nil || cmd.Flags().Changed("bundle-id") || cmd.Flags().Changed("require-signed-transaction")
+			if setApp {
+				if _, err := given.App(); err != nil {
+					return usage("%v", err)
+				}
 			}
 			ctx := cmd.Context()
 			store, p, err := a.storeFor(ctx, publisherFlag)
 			if err != nil {
 				return err
 			}
-			var signed *bool
-			if cmd.Flags().Changed("require-signed-transaction") {
-				signed = &requireSigned
-			}
-			if _, err := operator.NewApple(store.operator).Set(ctx, p, given, signed); errors.Is(err, operator.ErrPublisherNotFound) {
-				return fmt.Errorf("%w (create it first: transferctl publisher create)", err)
-			} else if err != nil {
+			notFound := func(err error) error {
+				if errors.Is(err, operator.ErrPublisherNotFound) {
+					return fmt.Errorf("%w (create it first: transferctl publisher create)", err)
+				}
 				return err
+			}
+			if p8 != nil {
+				// Sealed first: the sealing key is the one thing that may be
+				// missing, and then nothing is changed.
+				sealer, err := a.sealer(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := appstoreapi.NewKeys(store.operator, sealer).Set(ctx, p, key.issuer, key.keyID, p8); err != nil {
+					return notFound(err)
+				}
+			}
+			if setApp {
+				var signed *bool
+				if cmd.Flags().Changed("require-signed-transaction") {
+					signed = &requireSigned
+				}
+				if _, err := operator.NewApple(store.operator).Set(ctx, p, given, signed); err != nil {
+					return notFound(err)
+				}
 			}
 			return a.showApple(ctx, p)
 		},
@@ -87,7 +128,40 @@ AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
 	f.StringSliceVar(&given.Environments, "environments", nil, "`ENVIRONMENTS` whose notifications apply: Production, Sandbox (default both)")
 	f.StringArrayVar(&given.Offers, "offer", nil, "`productId=offerId`, repeatable")
 	f.BoolVar(&requireSigned, "require-signed-transaction", false, "customer-JWT transfers must present the signed transaction (default: left as it is)")
+	f.StringVar(&key.issuer, "issuer", "", "the App Store Connect `ISSUER_ID` of the in-app purchase key")
+	f.StringVar(&key.keyID, "key-id", "", "the in-app purchase key's `KEY_ID`")
+	f.StringVar(&key.file, "private-key-file", "", "the key's `FILE` (.p8), stored sealed, never shown")
 	return cmd
+}
+
+// keyFlags are the App Store Connect key of `publisher apple set`.
+type keyFlags struct{ issuer, keyID, file string }
+
+// read checks the key flags: none, or all three and a valid key. It returns
+// the .p8 (nil when no key is given); its errors never quote the file.
+func (k keyFlags) read(cmd *cobra.Command) ([]byte, error) {
+	f := cmd.Flags()
+	n := 0
+	for _, name := range []string{"issuer", "key-id", "private-key-file"} {
+		if f.Changed(name) {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return nil, nil
+	case 3:
+	default:
+		return nil, usage("--issuer, --key-id and --private-key-file go together")
+	}
+	p8, err := os.ReadFile(k.file)
+	if err != nil {
+		return nil, usage("--private-key-file: %v", err)
+	}
+	if err := appstoreapi.CheckKey(k.issuer, k.keyID, p8); err != nil {
+		return nil, usage("%v", err)
+	}
+	return p8, nil
 }
 
 func (a *app) appleShowCommand() *cobra.Command {
@@ -116,6 +190,16 @@ type appleView struct {
 	PublisherID              transfer.PublisherID   `json:"publisherId"`
 	RequireSignedTransaction bool                   `json:"requireSignedTransaction"`
 	Apple                    *operator.AppleAppInfo `json:"apple"`
+	// AppStoreConnectKey is null until a key is set; never the key itself.
+	AppStoreConnectKey *keyView `json:"appStoreConnectKey"`
+}
+
+// keyView is a stored App Store Connect key as operators see it: which key,
+// never its secret.
+type keyView struct {
+	IssuerID string    `json:"issuerId"`
+	KeyID    string    `json:"keyId"`
+	SetAt    time.Time `json:"setAt"`
 }
 
 func (a *app) showApple(ctx context.Context, p transfer.PublisherID) error {
@@ -134,12 +218,23 @@ func (a *app) showApple(ctx context.Context, p transfer.PublisherID) error {
 	if info == nil {
 		return fmt.Errorf("publisher %d: %w", p, operator.ErrPublisherNotFound)
 	}
+	key, err := appstoreapi.NewKeys(store.operator, nil).Info(ctx, p)
+	if err != nil {
+		return err
+	}
+	var kv *keyView
+	keyLine := "none (transferctl publisher apple set --issuer --key-id --private-key-file)"
+	if key != nil {
+		kv = &keyView{IssuerID: key.IssuerID, KeyID: key.KeyID, SetAt: key.SetAt}
+		keyLine = fmt.Sprintf("set: key %s of issuer %s (since %s)", key.KeyID, key.IssuerID, key.SetAt.Format(time.RFC3339))
+	}
 	if a.jsonOutput {
-		return a.printJSON(appleView{PublisherID: info.ID, RequireSignedTransaction: info.RequireSignedTransaction, Apple: info.Apple})
+		return a.printJSON(appleView{PublisherID: info.ID, RequireSignedTransaction: info.RequireSignedTransaction, Apple: info.Apple, AppStoreConnectKey: kv})
 	}
 	t := a.table()
 	fmt.Fprintf(t, "Publisher\t%d\n", info.ID)
 	fmt.Fprintf(t, "Require signed transaction\t%s\n", yesNo(info.RequireSignedTransaction))
+	fmt.Fprintf(t, "App Store Connect key\t%s\n", keyLine)
 	app := info.Apple
 	if app == nil {
 		fmt.Fprintf(t, "Apple app\tnone (transferctl publisher apple set)\n")

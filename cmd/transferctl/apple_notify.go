@@ -31,9 +31,9 @@ const (
 func newAppleCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apple",
-		Short: "Work with App Store Server Notifications",
+		Short: "Work with App Store Server Notifications and the App Store Server API",
 	}
-	cmd.AddCommand(newAppleNotifyCommand(a))
+	cmd.AddCommand(newAppleNotifyCommand(a), newAppleBackfillCommand(a), newAppleTestNotificationCommand(a))
 	return cmd
 }
 

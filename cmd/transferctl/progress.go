@@ -32,8 +32,13 @@ type progressBar struct {
 const redrawEvery = 100 * time.Millisecond
 
 func newProgressBar(w io.Writer, name string) *progressBar {
+	return &progressBar{w: w, name: name, terminal: isTerminal(w), nextPercent: 10, nextLines: 10_000}
+}
+
+// isTerminal tells whether w is a terminal, where progress is redrawn in place.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return &progressBar{w: w, name: name, terminal: ok && term.IsTerminal(int(f.Fd())), nextPercent: 10, nextLines: 10_000}
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (b *progressBar) update(p operator.Progress) {

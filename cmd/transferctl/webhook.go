@@ -22,7 +22,7 @@ const (
 	// The Secrets Manager secret of the sealing key, by name: its value is
 	// read from Secrets Manager, as the webhook function reads it.
 	settingSealingKeyID = "WEBHOOK_SEALING_KEY_SECRET_ID"
-	sealingKeyAdvice    = "WEBHOOK_SEALING_KEY_SECRET_ID is needed to seal signing secrets: --local and --stack know it (run.env, the stack's WebhookSealingKeySecretId parameter); otherwise set it to the secret's name"
+	sealingKeyAdvice    = "WEBHOOK_SEALING_KEY_SECRET_ID is needed to seal and open secrets (webhook signing secrets, App Store Connect keys): --local and --stack know it (run.env, the stack's WebhookSealingKeySecretId parameter); otherwise set it to the secret's name"
 )
 
 func newWebhookCommand(a *app) *cobra.Command {
@@ -45,16 +45,31 @@ func (a *app) endpoints(ctx context.Context, publisherFlag int64, needKey bool) 
 		policy = egress.Local
 	}
 	var sealer *webhook.Sealer
-	if id := a.conn.setting(settingSealingKeyID); id != "" && needKey {
-		keys := secrets.New(a.conn.sm, id, func(v []byte) ([]byte, error) { return webhook.ParseSealingKey(string(v)) })
-		if err := keys.Load(ctx); err != nil {
+	if needKey {
+		if sealer, err = a.sealer(ctx); err != nil {
 			return nil, 0, err
 		}
-		sealer = webhook.NewRotatingSealer(keys)
-	} else if needKey {
-		return nil, 0, fmt.Errorf("%s", sealingKeyAdvice)
 	}
 	return webhook.NewEndpoints(store.endpoints, sealer, policy), p, nil
+}
+
+// sealer is the service's one sealer of secrets at rest (webhook signing
+// secrets, App Store Connect keys), keyed from Secrets Manager as the
+// functions key it.
+func (a *app) sealer(ctx context.Context) (*webhook.Sealer, error) {
+	c, err := a.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := c.setting(settingSealingKeyID)
+	if id == "" {
+		return nil, fmt.Errorf("%s", sealingKeyAdvice)
+	}
+	keys := secrets.New(c.sm, id, func(v []byte) ([]byte, error) { return webhook.ParseSealingKey(string(v)) })
+	if err := keys.Load(ctx); err != nil {
+		return nil, err
+	}
+	return webhook.NewRotatingSealer(keys), nil
 }
 
 // endpointView is an endpoint as operators read it: never its secrets, only

@@ -25,17 +25,38 @@ import (
 	"github.com/acme/purchase-transfer/internal/webhook/egress"
 )
 
-// withWebhooks runs the fixture's webhook path (processor announcement and
-// one webhook worker) and adds its settings to run.env, as make run does.
-func (f *fixture) withWebhooks() {
+// withSealingKey puts a sealing key in the local Secrets Manager, where the
+// webhook worker and transferctl read it, names it in run.env, and returns
+// the secret's name.
+func (f *fixture) withSealingKey() string {
 	f.t.Helper()
-	// The sealing key is in the local Secrets Manager, where the webhook
-	// worker and transferctl read it.
 	_, encoded := webhook.NewSealingKey()
 	keyID := "transferctl-test/sealing-" + strings.ToLower(rand.Text()[:10])
 	if err := stack.PutSecret(context.Background(), keyID, encoded); err != nil {
 		f.t.Fatal(err)
 	}
+	f.setEnv(settingSealingKeyID, keyID)
+	return keyID
+}
+
+// setEnv sets one setting of the fixture's run.env.
+func (f *fixture) setEnv(name, value string) {
+	f.t.Helper()
+	env, err := runenv.Read(f.envFile)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	env[name] = value
+	if err := runenv.Write(f.envFile, env); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// withWebhooks runs the fixture's webhook path (processor announcement and
+// one webhook worker) and adds its settings to run.env, as make run does.
+func (f *fixture) withWebhooks() {
+	f.t.Helper()
+	keyID := f.withSealingKey()
 	f.svc.Config.WebhookQueueURL = f.res.QueueURLs["WebhookQueue"]
 	f.svc.Config.Webhook = inprocess.WebhookConfig{
 		DeadLetterQueueURL: f.res.QueueURLs["WebhookDeadLetterQueue"],
@@ -48,7 +69,6 @@ func (f *fixture) withWebhooks() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	env[settingSealingKeyID] = keyID
 	env[settingWebhookQ] = f.res.QueueURLs["WebhookQueue"]
 	env[settingWebhookDLQ] = f.res.QueueURLs["WebhookDeadLetterQueue"]
 	if err := runenv.Write(f.envFile, env); err != nil {

@@ -37,6 +37,7 @@ const (
 	skLock        = "LOCK"
 	skSync        = "SYNC"
 	skAppleNotice = "NOTIFICATION"
+	skAppStoreKey = "APPSTORE_KEY"
 
 	prefixToken   = "TOKEN#"
 	prefixHistory = "HISTORY#"
@@ -64,6 +65,11 @@ func publisherPK(p transfer.PublisherID) string {
 }
 
 func publisherKey(p transfer.PublisherID) key { return key{publisherPK(p), skPublisher} }
+
+// appStoreKeyKey is the publisher's App Store Connect key, beside the
+// publisher item rather than in it: the API reads the publisher on every
+// request and has no use for a sealed private key.
+func appStoreKeyKey(p transfer.PublisherID) key { return key{publisherPK(p), skAppStoreKey} }
 
 func tokenKey(p transfer.PublisherID, hash string) key {
 	return key{publisherPK(p), prefixToken + hash}

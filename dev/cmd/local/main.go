@@ -160,13 +160,24 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	}
 
 	apiURL := "http://" + ln.Addr().String()
+	appStore, err := startAppStoreAPI(ctx, stateDir, apiURL, os.Getenv("APPLE_API_BASE_URL"), appleRoot,
+		newKeySealer(svc.Stores.Operator, webhookCfg.SealingKeys))
+	if err != nil {
+		return err
+	}
+	defer appStore.stop()
+	env := appleRoot.with(hooks.with(runEnv(apiURL, seeded, stack, res)), apiURL)
+	for k, v := range appStore.env {
+		env[k] = v
+	}
 	envFile := filepath.Join(stateDir, "run.env")
-	if err := runenv.Write(envFile, appleRoot.with(hooks.with(runEnv(apiURL, seeded, stack, res)), apiURL)); err != nil {
+	if err := runenv.Write(envFile, env); err != nil {
 		return err
 	}
 	printWalkthrough(apiURL, envFile, time.Since(started))
 	fmt.Print(hooks.walkthrough(envFile))
 	fmt.Print(appleWalkthrough)
+	fmt.Print(appStoreWalkthrough)
 
 	select {
 	case <-ctx.Done():
