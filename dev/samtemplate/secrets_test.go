@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/acme/purchase-transfer/dev/samtemplate"
 )
 
