@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -227,11 +228,16 @@ func (f *fixture) statusEvent() events.APIGatewayV2HTTPRequest {
 	})
 }
 
-// sqsEvent is one delivery of a job, as the event source mapping sends it.
-func sqsEvent(job transfer.Job) events.SQSEvent {
-	body := `{"publisherId":` + strconv.FormatInt(int64(job.PublisherID), 10) + `,"synchronizationId":"` + job.SynchronizationID + `"}`
+// sqsEvent is one delivery of a job, as the event source mapping sends it:
+// the body as the transfer function's queue.Sender writes it (with the
+// prefetch hint JobOf puts in).
+func sqsEvent(tb testing.TB, job transfer.Job) events.SQSEvent {
+	body, err := json.Marshal(job)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return events.SQSEvent{Records: []events.SQSMessage{{
-		MessageId: "bench-message", ReceiptHandle: "bench-receipt", Body: body, EventSource: "aws:sqs",
+		MessageId: "bench-message", ReceiptHandle: "bench-receipt", Body: string(body), EventSource: "aws:sqs",
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, AWSRegion: region,
 	}}}
 }

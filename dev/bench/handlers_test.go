@@ -129,7 +129,7 @@ func BenchmarkStatus(b *testing.B) {
 }
 
 // BenchmarkProcessor is one delivery of a job that transfers the purchase:
-// Load (one BatchGetItem), Decide, Finalize (one TransactWriteItems of six
+// Load (one BatchGetItem: the record with what its hint names), Decide, Finalize (one TransactWriteItems of six
 // items: record, purchase, history, customer, two lock releases).
 func BenchmarkProcessor(b *testing.B) {
 	f := newFixture(b)
@@ -144,7 +144,7 @@ func BenchmarkProcessor(b *testing.B) {
 	b.Run("lambda-sdk", func(b *testing.B) {
 		svc, _ := f.sdkService(warm)
 		h := svc.ProcessorBatchHandler()
-		event := sqsEvent(f.job)
+		event := sqsEvent(b, f.job)
 		measure(b, func() {
 			resp, err := h(context.Background(), event)
 			if err != nil || len(resp.BatchItemFailures) > 0 {

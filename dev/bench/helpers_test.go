@@ -50,7 +50,7 @@ func TestEveryLevelAnswersLikeTheService(t *testing.T) {
 		}
 	}
 	svc, _ := f.sdkService(warm)
-	if resp, err := svc.ProcessorBatchHandler()(context.Background(), sqsEvent(f.job)); err != nil || len(resp.BatchItemFailures) > 0 {
+	if resp, err := svc.ProcessorBatchHandler()(context.Background(), sqsEvent(t, f.job)); err != nil || len(resp.BatchItemFailures) > 0 {
 		t.Errorf("lambda processor: %v %+v", err, resp)
 	}
 }

@@ -69,6 +69,12 @@ func (e *Env) Lambdas(ctx context.Context, opt LambdaOptions) ([]LambdaResult, e
 	env["TRANSFER_QUEUE_URL"] = e.res.TransferQueueURL()
 	env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "10"
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "128"
+	// Unbounded, as the in-process service of the earlier phases is: they
+	// accept more transfers to the 64 targets than they finalize, and with
+	// the mains' default bound (10 per customer) the first transfer here
+	// would be refused REQ0007.
+	env["MAX_UNFINISHED_PER_CUSTOMER"] = "0"
+	env["MAX_UNFINISHED_PER_PUBLISHER"] = "0"
 	for k, v := range opt.Env {
 		env[k] = v
 	}

@@ -407,7 +407,8 @@ func (s *Store) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, 
 	sync := rec.s
 	snap.Sync = &sync
 	// The transactionId and chain are the record's, as in the DynamoDB
-	// adapter: the job only names the record.
+	// adapter: the job's hint only saves that adapter a round trip, and one
+	// read of memory needs no prefetch.
 	tx, otx := sync.TransactionID, sync.OriginalTransactionID
 	held := func(l transfer.LockKey) {
 		if lock, ok := s.locks[l]; ok && lock.syncID == sync.ID {

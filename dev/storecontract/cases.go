@@ -306,6 +306,61 @@ func testLoadResolvesChain(t *testing.T, w *world) {
 	}
 }
 
+// testLoadHintOnlyPrefetches: a job's hint (the transactionId and chain it
+// carries) never changes what Load returns: with the record's own hint, none,
+// or one naming another purchase, its chain, or a malformed id, the snapshot
+// is the one the stored record names, with that record's locks.
+func testLoadHintOnlyPrefetches(t *testing.T, w *world) {
+	otx := w.purchase.OriginalTransactionID
+	other := w.newPurchase(w.a)
+	// The other chain is held by another synchronization: its locks exist.
+	w.mustOpen(w.newSync(other.TransactionIDs[1], other.OriginalTransactionID, w.b), future())
+	hints := []struct{ name, tx, otx string }{
+		{"another purchase", other.TransactionIDs[1], other.OriginalTransactionID},
+		{"another chain", w.tx, other.OriginalTransactionID},
+		{"the chain unknown", w.tx, ""},
+		{"the chain where there is none", w.tx, otx},
+		{"another transaction", other.TransactionIDs[0], ""},
+		{"malformed", "tx#SYNC#x", "otx#" + otx},
+		{"none", "", ""},
+	}
+	for _, rec := range []struct {
+		name, chain string
+		locks       []transfer.LockKey
+	}{
+		{"chain known at accept", otx, []transfer.LockKey{w.txLock(w.tx), w.chainLock(otx)}},
+		{"chain unknown at accept", "", []transfer.LockKey{w.txLock(w.tx)}},
+	} {
+		s := w.newSync(w.tx, rec.chain, w.b)
+		w.mustOpen(s, future())
+		jobs := map[string]transfer.Job{"the record's own": transfer.JobOf(s)}
+		for _, h := range hints {
+			job := transfer.JobOf(s)
+			job.HintTransactionID, job.HintOriginalTransactionID = h.tx, h.otx
+			if job != transfer.JobOf(s) {
+				jobs[h.name] = job
+			}
+		}
+		for name, job := range jobs {
+			what := rec.name + ", hint " + name
+			snap, err := w.Work.Load(w.ctx, job)
+			w.must(err)
+			if snap.Sync == nil {
+				t.Fatalf("%s: no record", what)
+			}
+			sameSync(t, what+": record", *snap.Sync, s)
+			if snap.OriginalTransactionID != otx {
+				t.Errorf("%s: chain %q, want %q", what, snap.OriginalTransactionID, otx)
+			}
+			if snap.Purchase == nil || !reflect.DeepEqual(*snap.Purchase, w.purchase) {
+				t.Errorf("%s: purchase %+v, want %+v", what, snap.Purchase, w.purchase)
+			}
+			heldLocks(t, what, snap, rec.locks...)
+		}
+		w.must(w.Sync.Abandon(w.ctx, s))
+	}
+}
+
 func testFinalizeTransfer(t *testing.T, w *world) {
 	otx := w.purchase.OriginalTransactionID
 	s := w.open()

@@ -74,6 +74,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Abandon/KeepsAFinalizedSync", testAbandonFinalized},
 		{"Load/UnknownSync", testLoadUnknown},
 		{"Load/ChainResolvedFromTransaction", testLoadResolvesChain},
+		{"Load/HintOnlyPrefetches", testLoadHintOnlyPrefetches},
 		{"Finalize/Transfer", testFinalizeTransfer},
 		{"Finalize/Unchanged", testFinalizeUnchanged},
 		{"Finalize/AlreadyFinalized", testFinalizeAlreadyFinalized},

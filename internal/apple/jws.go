@@ -104,18 +104,42 @@ func classify(what string, err error) error {
 
 // verifyChain checks that x5c is [leaf, intermediate, root] with Apple's markers, that the
 // leaf chains through that intermediate to a trusted root at time at, and returns the leaf's
-// P-256 key.
+// P-256 key. A chain verified before (the same three entries, byte for byte) is taken from the
+// cache when at falls within the validity of all its certificates, and verified afresh
+// otherwise; the revocation check runs every time, and the caller checks the JWS signature with
+// the returned key every time.
 func (v *Verifier) verifyChain(ctx context.Context, x5c any, at time.Time) (*ecdsa.PublicKey, error) {
-	certs, err := parseX5C(x5c)
+	entries, err := parseX5CEntries(x5c)
 	if err != nil {
 		return nil, err
 	}
+	vc, ok := v.chains.get(entries)
+	if !ok || !vc.validAt(at) {
+		if vc, err = v.buildChain(entries, at); err != nil {
+			return nil, err
+		}
+		v.chains.put(entries, vc)
+	}
+	if v.revoke != nil {
+		if err := v.revoke(ctx, vc.chain); err != nil {
+			return nil, fmt.Errorf("revocation check: %w", err)
+		}
+	}
+	return vc.key, nil
+}
+
+// buildChain verifies x5c entries from scratch at time at: what verifyChain caches.
+func (v *Verifier) buildChain(entries x5cEntries, at time.Time) (verifiedChain, error) {
+	certs, err := parseCerts(entries)
+	if err != nil {
+		return verifiedChain{}, err
+	}
 	leaf, inter, root := certs[0], certs[1], certs[2]
 	if !hasExtension(leaf, oidLeafMarker) {
-		return nil, errors.New("leaf lacks Apple's marker extension")
+		return verifiedChain{}, errors.New("leaf lacks Apple's marker extension")
 	}
 	if !hasExtension(inter, oidIntermediateMarker) {
-		return nil, errors.New("intermediate lacks Apple's marker extension")
+		return verifiedChain{}, errors.New("intermediate lacks Apple's marker extension")
 	}
 	intermediates := x509.NewCertPool()
 	intermediates.AddCert(inter)
@@ -126,7 +150,7 @@ func (v *Verifier) verifyChain(ctx context.Context, x5c any, at time.Time) (*ecd
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("certificate chain at signedDate %s: %w", at.UTC().Format(time.RFC3339), err)
+		return verifiedChain{}, fmt.Errorf("certificate chain at signedDate %s: %w", at.UTC().Format(time.RFC3339), err)
 	}
 	// Apple always sends the root it chains to; insisting on that exact path means a header
 	// edited to name another root or to skip the intermediate is refused, not repaired.
@@ -138,39 +162,43 @@ func (v *Verifier) verifyChain(ctx context.Context, x5c any, at time.Time) (*ecd
 		}
 	}
 	if chain == nil {
-		return nil, errors.New("x5c is not leaf, intermediate, trusted root")
-	}
-	if v.revoke != nil {
-		if err := v.revoke(ctx, chain); err != nil {
-			return nil, fmt.Errorf("revocation check: %w", err)
-		}
+		return verifiedChain{}, errors.New("x5c is not leaf, intermediate, trusted root")
 	}
 	key, ok := leaf.PublicKey.(*ecdsa.PublicKey)
 	if !ok || key.Curve != elliptic.P256() {
-		return nil, errors.New("leaf key is not ECDSA P-256")
+		return verifiedChain{}, errors.New("leaf key is not ECDSA P-256")
 	}
-	return key, nil
+	return newVerifiedChain(key, chain), nil
 }
 
-// parseX5C decodes the x5c header: exactly three standard-base64 DER certificates (RFC 7515
-// §4.1.6 uses standard, not URL, base64).
-func parseX5C(x5c any) ([]*x509.Certificate, error) {
+// parseX5CEntries reads the x5c header: exactly three strings.
+func parseX5CEntries(x5c any) (x5cEntries, error) {
+	var entries x5cEntries
 	if x5c == nil {
-		return nil, errors.New("x5c header missing")
+		return entries, errors.New("x5c header missing")
 	}
 	list, ok := x5c.([]any)
 	if !ok {
-		return nil, errors.New("x5c header is not an array")
+		return entries, errors.New("x5c header is not an array")
 	}
-	if len(list) != 3 {
-		return nil, fmt.Errorf("x5c has %d certificates, want 3", len(list))
+	if len(list) != len(entries) {
+		return entries, fmt.Errorf("x5c has %d certificates, want 3", len(list))
 	}
-	certs := make([]*x509.Certificate, len(list))
 	for i, e := range list {
 		s, ok := e.(string)
 		if !ok {
-			return nil, fmt.Errorf("x5c[%d] is not a string", i)
+			return entries, fmt.Errorf("x5c[%d] is not a string", i)
 		}
+		entries[i] = s
+	}
+	return entries, nil
+}
+
+// parseCerts decodes x5c entries: standard-base64 DER certificates (RFC 7515 §4.1.6 uses
+// standard, not URL, base64).
+func parseCerts(entries x5cEntries) ([]*x509.Certificate, error) {
+	certs := make([]*x509.Certificate, len(entries))
+	for i, s := range entries {
 		der, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
 			return nil, fmt.Errorf("x5c[%d] is not base64", i)

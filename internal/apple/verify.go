@@ -24,11 +24,16 @@ var (
 	ErrUnverified = errors.New("apple: JWS not verified")
 )
 
-// Verifier verifies Apple-signed JWS. It is immutable and safe for concurrent use; build one at
-// init and share it.
+// Verifier verifies Apple-signed JWS. It is safe for concurrent use; build one at init and
+// share it. Its configuration is fixed; it remembers the x5c chains it verified (the last
+// chainCacheSize of them), since checking a chain costs two ECDSA verifications and the
+// certificates' parsing, and Apple signs with the same few chains for months. What a chain's
+// verification does not depend on time is cached, never a payload: each JWS still has its own
+// signature checked with its leaf's key, and its chain's validity judged at its own signedDate.
 type Verifier struct {
 	roots  *x509.CertPool
 	revoke func(ctx context.Context, chain []*x509.Certificate) error
+	chains *chainCache
 }
 
 // Option configures a Verifier.
@@ -52,7 +57,7 @@ func WithRevocationCheck(check func(ctx context.Context, chain []*x509.Certifica
 // NewVerifier returns a Verifier that trusts only Apple Root CA - G3 unless WithRoots says
 // otherwise.
 func NewVerifier(opts ...Option) (*Verifier, error) {
-	v := &Verifier{}
+	v := &Verifier{chains: newChainCache()}
 	for _, o := range opts {
 		o(v)
 	}

@@ -16,36 +16,44 @@ import (
 // Processing a job: the consistent snapshot it is decided on, and the one
 // transaction that applies the decision with its webhook event (WorkStore).
 
-// Load reads the record of a job (a consistent GetItem), then the locks and
-// the purchase that record names in one consistent BatchGetItem: the
-// transactionId and chain come from the stored record, never from the
-// message. When the chain was unknown at accept time it reads both
-// chainKeys instead: a purchase keyed by the transactionId is read right
-// there, and one more read is needed only when a mapping names another
-// chain. Record and purchase are read apart, so the Finalize transaction's
-// conditions (record unfinished, locks owned, purchase version) are what
-// make the decision safe, as they always were.
+// Load reads the record of a job and what that record names (its
+// transaction lock, and the purchase and chain lock of its chain) in one
+// consistent BatchGetItem, with the job's hint standing in for the record
+// it is read with. Only the stored record decides: when the hint is missing
+// or names anything but the record's transactionId and chain (a message sent
+// before jobs carried one, or a forged or stale one), what it prefetched is
+// discarded and a second BatchGetItem reads what the record names. When the
+// chain was unknown at accept time, both chainKeys are read instead: a
+// purchase keyed by the transactionId is read right there, and one more
+// read is needed only when a mapping names another chain. The Finalize
+// transaction's conditions (record unfinished, locks owned, purchase
+// version) are what make the decision safe, as they always were.
 func (s *WorkStore) Load(ctx context.Context, job transfer.Job) (transfer.Snapshot, error) {
 	p := job.PublisherID
+	recordKey := syncKey(p, job.SynchronizationID)
+	want := []key{recordKey}
+	if tx, otx, ok := job.Hint(); ok {
+		want = append(want, namedBy(p, tx, otx)...)
+	}
+	got, err := s.batchGet(ctx, want, true)
+	if err != nil {
+		return transfer.Snapshot{}, err
+	}
 	var snap transfer.Snapshot
 	var rec syncItem
-	if ok, err := s.getItem(ctx, syncKey(p, job.SynchronizationID), &rec); err != nil || !ok {
+	if ok, err := unmarshalFound(got, recordKey, &rec); err != nil || !ok {
 		return snap, err
 	}
 	sync := rec.synchronization()
 	snap.Sync = &sync
 	tx, otx := sync.TransactionID, sync.OriginalTransactionID
+	named := namedBy(p, tx, otx)
+	if !job.HintMatches(sync) {
+		if got, err = s.batchGet(ctx, named, true); err != nil {
+			return snap, err
+		}
+	}
 
-	want := []key{transactionLockKey(p, tx)}
-	if otx != "" {
-		want = append(want, purchaseKey(p, otx), chainLockKey(p, otx))
-	} else {
-		want = append(want, chainKeys(p, tx)...)
-	}
-	got, err := s.batchGet(ctx, want, true)
-	if err != nil {
-		return snap, err
-	}
 	held := func(k key, l transfer.LockKey) error {
 		var lock lockItem
 		ok, err := unmarshalFound(got, k, &lock)
@@ -54,7 +62,7 @@ func (s *WorkStore) Load(ctx context.Context, job transfer.Job) (transfer.Snapsh
 		}
 		return err
 	}
-	if err := held(want[0], transfer.LockKey{PublisherID: p, TransactionID: tx}); err != nil {
+	if err := held(named[0], transfer.LockKey{PublisherID: p, TransactionID: tx}); err != nil {
 		return snap, err
 	}
 
@@ -87,8 +95,28 @@ func (s *WorkStore) Load(ctx context.Context, job transfer.Job) (transfer.Snapsh
 		}
 		return snap, nil
 	}
-	snap.Purchase, err = s.purchase(ctx, p, otx)
-	return snap, err
+	// A consistent BatchGetItem of one key, like every read of the
+	// processor: its role needs no GetItem.
+	got, err = s.batchGet(ctx, []key{purchaseKey(p, otx)}, true)
+	if err != nil {
+		return snap, err
+	}
+	ok, err := unmarshalFound(got, purchaseKey(p, otx), &purchase)
+	if err != nil || !ok {
+		return snap, err
+	}
+	snap.Purchase = purchase.purchase()
+	return snap, nil
+}
+
+// namedBy are the keys a record of tx (and of chain otx, when it was known
+// at accept time) names, the transaction lock first: the purchase and the
+// chain lock, or both chainKeys when the chain is unknown.
+func namedBy(p transfer.PublisherID, tx, otx string) []key {
+	if otx != "" {
+		return []key{transactionLockKey(p, tx), purchaseKey(p, otx), chainLockKey(p, otx)}
+	}
+	return append([]key{transactionLockKey(p, tx)}, chainKeys(p, tx)...)
 }
 
 // Finalize applies a decided result in one transaction: the record becomes

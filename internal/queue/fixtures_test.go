@@ -35,15 +35,21 @@ const (
 
 // fixtureJobs are the Go values of testdata/transfer-job*.json.
 var fixtureJobs = map[string]transfer.Job{
-	// The key of the synchronization record, nothing else.
+	// As JobOf writes a job: the record's key and the prefetch hint (the
+	// record's transactionId and chain).
+	"transfer-job-hinted.json": {PublisherID: fixturePublisher, SynchronizationID: fixtureSync,
+		HintTransactionID: "2000000123456789", HintOriginalTransactionID: "2000000000000001"},
+	// The key of the synchronization record, nothing else: jobs sent while
+	// they carried no hint, still in flight when this version deploys.
 	"transfer-job.json": {PublisherID: fixturePublisher, SynchronizationID: fixtureSync},
+	// A job as senders wrote it before jobs named only their record: the
+	// same fields as the hint, so it decodes to a hinted job.
+	"transfer-job-legacy.json": legacyJob,
 }
 
-// legacyJob is testdata/transfer-job-legacy.json, a job as senders wrote it
-// before jobs named only their record (transactionId and
-// originalTransactionId too), as messages still in flight carry it: it
-// decodes to its record's key, the rest ignored.
-var legacyJob = transfer.Job{PublisherID: fixturePublisher, SynchronizationID: "order-4711-transfer"}
+// legacyJob is testdata/transfer-job-legacy.json.
+var legacyJob = transfer.Job{PublisherID: fixturePublisher, SynchronizationID: "order-4711-transfer",
+	HintTransactionID: "2000000999999999", HintOriginalTransactionID: "2000000000000001"}
 
 // fixtureMessages are the Go values of testdata/webhook-*.json.
 var fixtureMessages = map[string]webhook.Message{
@@ -74,19 +80,34 @@ func TestJobFixturesRoundTrip(t *testing.T) {
 	}
 }
 
-// A job in the earlier format, still in flight when this version deploys, is
-// handled as the key of its record: its transactionId and
-// originalTransactionId are never seen by the processor.
-func TestLegacyJobIsHandledByItsRecordsKey(t *testing.T) {
+// JobOf writes the hinted format: the record's key, its transactionId and
+// its chain, under the names of testdata/transfer-job-hinted.json.
+func TestJobOfWritesTheHintedFixture(t *testing.T) {
 	t.Parallel()
-	h := &fakeJobHandler{}
-	event := events.SQSEvent{Records: []events.SQSMessage{record("m-1", string(fixture.Read(t, "transfer-job-legacy.json")), nil)}}
-	resp, err := queue.TransferBatchHandler(h)(context.Background(), event)
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("answered %+v, %v", resp, err)
+	s := transfer.Synchronization{PublisherID: fixturePublisher, ID: fixtureSync, TransactionID: "2000000123456789",
+		OriginalTransactionID: "2000000000000001", Target: 987654321, Status: transfer.StatusProcessing}
+	encoded, err := json.Marshal(transfer.JobOf(s))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := h.byID()[legacyJob.SynchronizationID]; got.job != legacyJob {
-		t.Errorf("handled %+v, want %+v", h.calls, legacyJob)
+	fixture.AssertJSONEqual(t, "transfer-job-hinted.json", encoded, fixture.Read(t, "transfer-job-hinted.json"))
+}
+
+// A job of each format reaches the processor with the hint it carries, or
+// none: what the hint is worth is the processor's to judge against the
+// stored record.
+func TestJobsReachTheHandlerAsSent(t *testing.T) {
+	t.Parallel()
+	for name, want := range fixtureJobs {
+		h := &fakeJobHandler{}
+		event := events.SQSEvent{Records: []events.SQSMessage{record("m-1", string(fixture.Read(t, name)), nil)}}
+		resp, err := queue.TransferBatchHandler(h)(context.Background(), event)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%s: answered %+v, %v", name, resp, err)
+		}
+		if got := h.byID()[want.SynchronizationID]; got.job != want {
+			t.Errorf("%s: handled %+v, want %+v", name, h.calls, want)
+		}
 	}
 }
 
@@ -290,8 +311,11 @@ func TestTransferBatchHandlerOnTheEventFixture(t *testing.T) {
 	}
 	calls := h.byID()
 	want := map[string]handled{
-		fixtureSync:           {job: fixtureJobs["transfer-job.json"], receive: 1},
-		"order-4711-transfer": {job: legacyJob, receive: 3},
+		fixtureSync: {job: fixtureJobs["transfer-job.json"], receive: 1},
+		// Sent before jobs named only their record, when its chain was
+		// unknown at accept time: the hint is its transactionId alone.
+		"order-4711-transfer": {job: transfer.Job{PublisherID: fixturePublisher, SynchronizationID: "order-4711-transfer",
+			HintTransactionID: "2000000999999999"}, receive: 3},
 	}
 	if !reflect.DeepEqual(calls, want) {
 		t.Errorf("handled %+v, want %+v", calls, want)

@@ -457,8 +457,10 @@ func TestAcceptOpensRecordsAndEnqueues(t *testing.T) {
 	if len(f.queue.Jobs()) != 1 || f.queue.Jobs()[0] != transfer.JobOf(s) {
 		t.Errorf("jobs = %+v, want exactly JobOf(opened)", f.queue.Jobs())
 	}
-	// The job names the record only: the processor reads the rest from it.
-	wantJob := transfer.Job{PublisherID: testPublisher, SynchronizationID: "GENERATED"}
+	// The job names the record, hinted with its transactionId and chain; the
+	// processor decides only from the record it reads.
+	wantJob := transfer.Job{PublisherID: testPublisher, SynchronizationID: "GENERATED",
+		HintTransactionID: testTx, HintOriginalTransactionID: testChain}
 	if transfer.JobOf(s) != wantJob {
 		t.Errorf("JobOf = %+v, want %+v", transfer.JobOf(s), wantJob)
 	}

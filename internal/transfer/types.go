@@ -172,18 +172,49 @@ type Synchronization struct {
 func (s Synchronization) AccessGranted() bool { return s.Result.AccessGranted() }
 
 // Job is what the transfer queue carries: the key of a synchronization
-// record, nothing more. Everything that decides which purchase moves (its
-// transactionId, its chain, the target) is read from the stored record, so
-// a message written by anyone who can send to the queue names at most a
-// synchronization that exists and moves only what that record says. Fields
-// of earlier messages (transactionId, originalTransactionId) are ignored
-// when decoded.
+// record, and a prefetch hint. Everything that decides which purchase moves
+// (its transactionId, its chain, the target) is read from the stored record,
+// so a message written by anyone who can send to the queue names at most a
+// synchronization that exists and moves only what that record says.
+//
+// The hint is the record's transactionId and chain as the sender saw them
+// (JobOf writes them; messages sent before jobs carried a hint have none).
+// It only lets the processor read the locks and the purchase in the same
+// round trip as the record; the processor uses what it read by the hint only
+// when the hint names exactly what the record names, and otherwise reads
+// again by the record.
 type Job struct {
 	PublisherID       PublisherID `json:"publisherId"`
 	SynchronizationID string      `json:"synchronizationId"`
+	// HintTransactionID and HintOriginalTransactionID are the prefetch hint:
+	// never a reason to read or write anything but what the record names.
+	HintTransactionID         string `json:"transactionId,omitempty"`
+	HintOriginalTransactionID string `json:"originalTransactionId,omitempty"`
 }
 
-// JobOf is the queue message that drives a synchronization to its result.
+// JobOf is the queue message that drives a synchronization to its result,
+// hinted with the record's own transactionId and chain.
 func JobOf(s Synchronization) Job {
-	return Job{PublisherID: s.PublisherID, SynchronizationID: s.ID}
+	return Job{PublisherID: s.PublisherID, SynchronizationID: s.ID,
+		HintTransactionID: s.TransactionID, HintOriginalTransactionID: s.OriginalTransactionID}
+}
+
+// Hint is the job's prefetch hint, when it has a usable one: a valid
+// transactionId, and a chain that is empty (unknown at accept time) or a
+// valid id too. A malformed hint (only a forged message has one) is no hint,
+// so that it never reaches a storage key.
+func (j Job) Hint() (tx, otx string, ok bool) {
+	tx, otx = j.HintTransactionID, j.HintOriginalTransactionID
+	if !ValidTransactionID(tx) || (otx != "" && !ValidTransactionID(otx)) {
+		return "", "", false
+	}
+	return tx, otx, true
+}
+
+// HintMatches tells whether the job's hint names exactly the transactionId
+// and chain of s, its stored record: only then may what was read by the
+// hint be used.
+func (j Job) HintMatches(s Synchronization) bool {
+	tx, otx, ok := j.Hint()
+	return ok && tx == s.TransactionID && otx == s.OriginalTransactionID
 }

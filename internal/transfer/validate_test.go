@@ -184,3 +184,43 @@ func TestPurchaseActiveAt(t *testing.T) {
 		}
 	}
 }
+
+// A job's hint is used only when it is well formed and names exactly the
+// record's transactionId and chain; anything else is no hint at all.
+func TestJobHint(t *testing.T) {
+	t.Parallel()
+	rec := transfer.Synchronization{PublisherID: 7, ID: "s-1", TransactionID: "2000000000000042", OriginalTransactionID: "2000000000000001"}
+	unmapped := rec
+	unmapped.OriginalTransactionID = ""
+	for _, tc := range []struct {
+		name      string
+		tx, otx   string
+		usable    bool
+		matches   transfer.Synchronization
+		isMatched bool
+	}{
+		{"the record's own", rec.TransactionID, rec.OriginalTransactionID, true, rec, true},
+		{"the record's own, chain unknown", rec.TransactionID, "", true, unmapped, true},
+		{"chain missing from the hint", rec.TransactionID, "", true, rec, false},
+		{"chain where the record has none", rec.TransactionID, rec.OriginalTransactionID, true, unmapped, false},
+		{"another transaction", "2000000000000043", rec.OriginalTransactionID, true, rec, false},
+		{"another chain", rec.TransactionID, "2000000000000002", true, rec, false},
+		{"none", "", "", false, unmapped, false},
+		{"chain only", "", rec.OriginalTransactionID, false, rec, false},
+		{"a key separator in the transactionId", "2000000000000042#LOCK", "", false, unmapped, false},
+		{"a key separator in the chain", rec.TransactionID, "x#SYNC#s-1", false, rec, false},
+		{"too long", strings.Repeat("1", transfer.MaxTransactionIDLength+1), "", false, unmapped, false},
+	} {
+		job := transfer.Job{PublisherID: 7, SynchronizationID: "s-1", HintTransactionID: tc.tx, HintOriginalTransactionID: tc.otx}
+		tx, otx, ok := job.Hint()
+		if ok != tc.usable || (ok && (tx != tc.tx || otx != tc.otx)) || (!ok && (tx != "" || otx != "")) {
+			t.Errorf("%s: Hint() = %q, %q, %v; want usable %v", tc.name, tx, otx, ok, tc.usable)
+		}
+		if got := job.HintMatches(tc.matches); got != tc.isMatched {
+			t.Errorf("%s: HintMatches = %v, want %v", tc.name, got, tc.isMatched)
+		}
+	}
+	if job := transfer.JobOf(rec); !job.HintMatches(rec) {
+		t.Errorf("JobOf(%+v) = %+v does not match its own record", rec, job)
+	}
+}
