@@ -152,7 +152,14 @@ func (l Line) purchase(p transfer.PublisherID) (transfer.Purchase, error) {
 		State:                 state,
 	}
 	if l.ExpiresAt != nil {
-		out.ExpiresAt = l.ExpiresAt.UTC()
+		// RFC 3339 offsets can carry a date past either end of what RFC 3339
+		// writes in UTC (0000-01-01T00:00:00+01:00 is in the year -1): such
+		// a purchase could be stored but never exported.
+		at := l.ExpiresAt.UTC()
+		if at.Year() < 1 || at.Year() > 9999 {
+			return transfer.Purchase{}, errors.New("expiresAt: must be within the years 0001 to 9999 in UTC")
+		}
+		out.ExpiresAt = at
 	}
 	return out, nil
 }
