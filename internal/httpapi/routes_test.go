@@ -122,3 +122,28 @@ func TestRoutesNeverRedirect(t *testing.T) {
 		}
 	}
 }
+
+// A path the proxy could not parse as sent (a lone '%', a '#', a '?' or a
+// space in API Gateway's rawPath) still reaches the router, which answers it
+// as any other: REQ0003 for an invalid id, the synchronization for a valid
+// one ('#' and '?' are id characters); the function never fails as a whole
+// (an undocumented 5xx).
+func TestLambdaStatusAnswersUnparsablePaths(t *testing.T) {
+	t.Parallel()
+	handle := httpapi.LambdaHandler(httpapi.NewStatusHandler(&fakeStatusReader{}, &fakeVerifier{}), "")
+	for _, id := range []string{"a#b", "a?b", "#?"} {
+		resp, err := handle(context.Background(), gatewayEvent(http.MethodGet, syncsPath+id, "", map[string]string{"x-publisher-token": pubToken}))
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"synchronizationId":"`+id+`"`) {
+			t.Errorf("GET %q: %v %d %s, want 200 for %q", syncsPath+id, err, resp.StatusCode, resp.Body, id)
+		}
+	}
+	for _, rest := range []string{"%", "a%zz", "#?%", "a b", "\x00", "é"} {
+		resp, err := handle(context.Background(), gatewayEvent(http.MethodGet, syncsPath+rest, "", map[string]string{"x-publisher-token": pubToken}))
+		if err != nil {
+			t.Fatalf("GET %q: the function failed: %v", syncsPath+rest, err)
+		}
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, `"code":"REQ0003"`) {
+			t.Errorf("GET %q: %d %s, want 400 REQ0003", syncsPath+rest, resp.StatusCode, resp.Body)
+		}
+	}
+}
