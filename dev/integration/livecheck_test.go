@@ -77,6 +77,14 @@ func newLiveEnv(t *testing.T, opts ...envOption) *liveEnv {
 	if err := e.svc.Stores.Operator.PutPublisher(ctx, transfer.Publisher{ID: p.id, Name: "live", StoreKit2Active: true, VerifyWithApple: true, Apple: app}); err != nil {
 		t.Fatal(err)
 	}
+	setAppStoreKey(t, e, sim, p, sealing)
+	return &liveEnv{env: e, sim: sim, down: &down, asked: &asked, pub: p, users: e.seedCustomers(p, 2)}
+}
+
+// setAppStoreKey gives publisher p an App Store Connect key, sealed with
+// sealing as transferctl seals it, that sim accepts.
+func setAppStoreKey(t *testing.T, e *env, sim *appstoresim.Server, p publisher, sealing webhook.SealingKeys) {
+	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -91,10 +99,9 @@ func newLiveEnv(t *testing.T, opts ...envOption) *liveEnv {
 	}
 	sim.AddKey(issuer, keyID, &priv.PublicKey)
 	keys := appstoreapi.NewKeys(e.svc.Stores.Operator, webhook.NewRotatingSealer(sealing))
-	if _, err := keys.Set(ctx, p.id, issuer, keyID, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+	if _, err := keys.Set(context.Background(), p.id, issuer, keyID, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
 		t.Fatal(err)
 	}
-	return &liveEnv{env: e, sim: sim, down: &down, asked: &asked, pub: p, users: e.seedCustomers(p, 2)}
 }
 
 // appleTransaction is a transaction of the chain otx as the stand-in keeps it.
