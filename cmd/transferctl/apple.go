@@ -31,10 +31,11 @@ func (a *app) appleSetCommand() *cobra.Command {
 		publisherFlag int64
 		given         operator.AppleApp
 		requireSigned bool
+		verifyApple   bool
 		key           keyFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "set --publisher ID --bundle-id BUNDLE_ID [--app-apple-id ID] [--environments Production,Sandbox] [--offer productId=offerId]... [--require-signed-transaction=true|false] [--issuer ISSUER_ID --key-id KEY_ID --private-key-file FILE.p8]",
+		Use:   "set --publisher ID --bundle-id BUNDLE_ID [--app-apple-id ID] [--environments Production,Sandbox] [--offer productId=offerId]... [--require-signed-transaction=true|false] [--verify-with-apple=true|false] [--issuer ISSUER_ID --key-id KEY_ID --private-key-file FILE.p8]",
 		Short: "Set a publisher's App Store app (replacing the whole app) and its App Store Connect key",
 		Long: `Set the App Store app whose notifications and signed transactions the service
 trusts for a publisher.
@@ -53,6 +54,15 @@ has no offers.
   --require-signed-transaction
                    customer-JWT transfers must prove possession with the
                    StoreKit 2 signed transaction; not given: left as it is
+  --verify-with-apple
+                   before deciding a transfer, the processor asks the App
+                   Store Server API for the purchase's current state and
+                   applies it (Get All Subscription Statuses, or Get
+                   Transaction Info); needs the App Store Connect key below.
+                   Off by default; not given: left as it is
+
+The switches alone (without --bundle-id) change only themselves: the app
+stored is kept.
 
 The App Store Connect in-app purchase key, for the App Store Server API
 (transferctl apple backfill, apple test-notification), all three together:
@@ -71,6 +81,7 @@ AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
     --app-apple-id 1234567890 --offer com.example.premium.monthly=S123456789_US
   transferctl --local publisher apple set --publisher 555000001 --bundle-id com.example.app \
     --environments Sandbox --require-signed-transaction=true
+  transferctl --local publisher apple set --publisher 555000001 --verify-with-apple
   transferctl --local publisher apple set --publisher 555000001 \
     --issuer 57246542-96fe-1a63-e053-0824d011072a --key-id 2X9R4HXF34 --private-key-file SubscriptionKey_2X9R4HXF34.p8`,
 		Args: args(),
@@ -81,7 +92,15 @@ AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
 			if err != nil {
 				return err
 			}
-			setApp := p8 == nil || cmd.Flags().Changed("bundle-id") || cmd.Flags().Changed("require-signed-transaction")
+			var sw operator.AppleSwitches
+			if cmd.Flags().Changed("require-signed-transaction") {
+				sw.RequireSignedTransaction = &requireSigned
+			}
+			if cmd.Flags().Changed("verify-with-apple") {
+				sw.VerifyWithApple = &verifyApple
+			}
+			switchesOnly := !cmd.Flags().Changed("bundle-id") && (sw.RequireSignedTransaction != nil || sw.VerifyWithApple != nil)
+			setApp := !switchesOnly && (p8 == nil || cmd.Flags().Changed("bundle-id"))
 			if setApp {
 				if _, err := given.App(); err != nil {
 					return usage("%v", err)
@@ -109,12 +128,25 @@ AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
 					return notFound(err)
 				}
 			}
-			if setApp {
-				var signed *bool
-				if cmd.Flags().Changed("require-signed-transaction") {
-					signed = &requireSigned
+			if verifyApple && p8 == nil {
+				// Checked before anything is written: turned on without a key,
+				// every transfer of the publisher would retry until it fails.
+				k, err := appstoreapi.NewKeys(store.operator, nil).Info(ctx, p)
+				if err != nil {
+					return err
 				}
-				if _, err := operator.NewApple(store.operator).Set(ctx, p, given, signed); err != nil {
+				if k == nil {
+					return fmt.Errorf("--verify-with-apple needs the publisher's App Store Connect key: give --issuer, --key-id and --private-key-file")
+				}
+			}
+			apple := operator.NewApple(store.operator)
+			switch {
+			case setApp:
+				if _, err := apple.Set(ctx, p, given, sw); err != nil {
+					return notFound(err)
+				}
+			case switchesOnly:
+				if err := apple.SetSwitches(ctx, p, sw); err != nil {
 					return notFound(err)
 				}
 			}
@@ -128,6 +160,7 @@ AUTH_CACHE_TTL_SECONDS (10 s) per container.`,
 	f.StringSliceVar(&given.Environments, "environments", nil, "`ENVIRONMENTS` whose notifications apply: Production, Sandbox (default both)")
 	f.StringArrayVar(&given.Offers, "offer", nil, "`productId=offerId`, repeatable")
 	f.BoolVar(&requireSigned, "require-signed-transaction", false, "customer-JWT transfers must present the signed transaction (default: left as it is)")
+	f.BoolVar(&verifyApple, "verify-with-apple", false, "ask the App Store Server API before deciding each transfer (default: left as it is)")
 	f.StringVar(&key.issuer, "issuer", "", "the App Store Connect `ISSUER_ID` of the in-app purchase key")
 	f.StringVar(&key.keyID, "key-id", "", "the in-app purchase key's `KEY_ID`")
 	f.StringVar(&key.file, "private-key-file", "", "the key's `FILE` (.p8), stored sealed, never shown")
@@ -189,6 +222,7 @@ func (a *app) appleShowCommand() *cobra.Command {
 type appleView struct {
 	PublisherID              transfer.PublisherID   `json:"publisherId"`
 	RequireSignedTransaction bool                   `json:"requireSignedTransaction"`
+	VerifyWithApple          bool                   `json:"verifyWithApple"`
 	Apple                    *operator.AppleAppInfo `json:"apple"`
 	// AppStoreConnectKey is null until a key is set; never the key itself.
 	AppStoreConnectKey *keyView `json:"appStoreConnectKey"`
@@ -229,11 +263,12 @@ func (a *app) showApple(ctx context.Context, p transfer.PublisherID) error {
 		keyLine = fmt.Sprintf("set: key %s of issuer %s (since %s)", key.KeyID, key.IssuerID, key.SetAt.Format(time.RFC3339))
 	}
 	if a.jsonOutput {
-		return a.printJSON(appleView{PublisherID: info.ID, RequireSignedTransaction: info.RequireSignedTransaction, Apple: info.Apple, AppStoreConnectKey: kv})
+		return a.printJSON(appleView{PublisherID: info.ID, RequireSignedTransaction: info.RequireSignedTransaction, VerifyWithApple: info.VerifyWithApple, Apple: info.Apple, AppStoreConnectKey: kv})
 	}
 	t := a.table()
 	fmt.Fprintf(t, "Publisher\t%d\n", info.ID)
 	fmt.Fprintf(t, "Require signed transaction\t%s\n", yesNo(info.RequireSignedTransaction))
+	fmt.Fprintf(t, "Verify with Apple\t%s\n", yesNo(info.VerifyWithApple))
 	fmt.Fprintf(t, "App Store Connect key\t%s\n", keyLine)
 	app := info.Apple
 	if app == nil {

@@ -204,3 +204,48 @@ func (f *fixture) tableDump() string {
 	}
 	return string(b)
 }
+
+// TestPublisherVerifyWithApple: the switch alone keeps the app; it is refused (and nothing
+// changes) while the publisher has no App Store Connect key; show prints it.
+func TestPublisherVerifyWithApple(t *testing.T) {
+	f := newFixture(t)
+	f.withSealingKey()
+	id, _ := f.createPublisher("--id", "555000012")
+	pid := fmt.Sprint(id)
+	f.ok("publisher", "apple", "set", "--publisher", pid, "--bundle-id", "com.example.app", "--environments", "Sandbox")
+	type shownSwitch struct {
+		VerifyWithApple bool `json:"verifyWithApple"`
+		Apple           *struct {
+			BundleID string `json:"bundleId"`
+		} `json:"apple"`
+	}
+	var shown shownSwitch
+
+	if r := f.ctl("publisher", "apple", "set", "--publisher", pid, "--verify-with-apple"); r.code == exitOK || !strings.Contains(r.stderr, "App Store Connect key") {
+		t.Errorf("turned on without a key: %v", r)
+	}
+	f.okJSON(&shown, "publisher", "apple", "show", "--publisher", pid)
+	if shown.VerifyWithApple {
+		t.Error("a refused --verify-with-apple was stored")
+	}
+
+	_, p8 := newP8(t)
+	f.ok("publisher", "apple", "set", "--publisher", pid, "--issuer", testIssuerID, "--key-id", testKeyID, "--private-key-file", f.writeFile("key.p8", p8))
+	out := f.ok("publisher", "apple", "set", "--publisher", pid, "--verify-with-apple")
+	if !hasRow(out.stdout, "Verify with Apple", "yes") || !hasRow(out.stdout, "Bundle id", "com.example.app") {
+		t.Errorf("turned on alone:\n%s", out.stdout)
+	}
+	f.okJSON(&shown, "publisher", "apple", "show", "--publisher", pid)
+	if !shown.VerifyWithApple || shown.Apple == nil || shown.Apple.BundleID != "com.example.app" {
+		t.Errorf("show --json after turning it on: %+v", shown)
+	}
+	// Setting the app again leaves the switch as it is; =false turns it off.
+	f.ok("publisher", "apple", "set", "--publisher", pid, "--bundle-id", "com.example.other", "--environments", "Sandbox")
+	if f.okJSON(&shown, "publisher", "apple", "show", "--publisher", pid); !shown.VerifyWithApple {
+		t.Error("setting the app turned verifyWithApple off")
+	}
+	f.ok("publisher", "apple", "set", "--publisher", pid, "--verify-with-apple=false")
+	if f.okJSON(&shown, "publisher", "apple", "show", "--publisher", pid); shown.VerifyWithApple || shown.Apple.BundleID != "com.example.other" {
+		t.Errorf("after --verify-with-apple=false: %+v", shown)
+	}
+}

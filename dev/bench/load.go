@@ -51,10 +51,13 @@ type LoadOptions struct {
 	// Renewals is the number of DID_RENEW notifications timed, one at a
 	// time, until a transfer of the new transactionId is finalized.
 	Renewals int
+	// LiveChecks is the number of processor jobs timed with the live check
+	// (verifyWithApple) and as many without, one at a time, interleaved.
+	LiveChecks int
 }
 
 // DefaultLoad is what `make bench` runs: about a minute on 2 cores.
-var DefaultLoad = LoadOptions{Levels: []int{1, 8}, Requests: 600, PhaseLimit: time.Minute, Finalized: 150, Warmup: 50, Renewals: 150}
+var DefaultLoad = LoadOptions{Levels: []int{1, 8}, Requests: 600, PhaseLimit: time.Minute, Finalized: 150, Warmup: 50, Renewals: 150, LiveChecks: 100}
 
 // LoadResult is what RunLoad measured.
 type LoadResult struct {
@@ -66,6 +69,9 @@ type LoadResult struct {
 	// Renewal is the time from a DID_RENEW to a transfer of its new
 	// transactionId (nil in results saved before it was measured).
 	Renewal *RenewalResult `json:",omitempty"`
+	// LiveCheck is the processor with verifyWithApple (nil in results saved
+	// before it was measured).
+	LiveCheck *LiveCheckResult `json:",omitempty"`
 }
 
 // RoundTripResult counts AWS requests, per request or per message.
@@ -145,6 +151,11 @@ func (e *Env) Load(ctx context.Context, opt LoadOptions) (LoadResult, error) {
 	if out.RoundTrips.Apple, err = e.appleRoundTrips(ctx); err != nil {
 		return out, fmt.Errorf("apple round trips: %w", err)
 	}
+	live, err := e.liveCheck(ctx, opt.LiveChecks)
+	if err != nil {
+		return out, fmt.Errorf("live check: %w", err)
+	}
+	out.LiveCheck = &live
 	if err := e.warmup(ctx, opt); err != nil {
 		return out, fmt.Errorf("warm-up: %w", err)
 	}
@@ -180,7 +191,7 @@ func (e *Env) Load(ctx context.Context, opt LoadOptions) (LoadResult, error) {
 
 // Purchases is the number of transactionIds Load uses.
 func (o LoadOptions) Purchases() int {
-	transfers := 2*o.Requests*len(o.Levels) + o.Warmup + o.Finalized + processorBatch
+	transfers := 2*o.Requests*len(o.Levels) + o.Warmup + o.Finalized + processorBatch + liveBatch + o.LiveChecks
 	// Each Apple phase renews a chain per floor request and per notification.
 	apple := 2 + 2*o.Requests*len(o.Levels) + 2*o.Warmup + o.Renewals
 	return transfers + apple
@@ -317,13 +328,18 @@ func parallel(ctx context.Context, workers, n int, f func(i int) error) error {
 
 // transfer sends one transfer and returns its synchronizationId.
 func (e *Env) transfer(ctx context.Context, server, tx string, target transfer.CustomerID) (string, error) {
+	return e.transferAs(ctx, server, e.token, tx, target)
+}
+
+// transferAs is transfer with another publisher's token.
+func (e *Env) transferAs(ctx context.Context, server, token, tx string, target transfer.CustomerID) (string, error) {
 	body := `{"cleengCustomerId": ` + strconv.FormatInt(int64(target), 10) + `, "transactionId": "` + tx + `", "ipAddress": "203.0.113.7"}`
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server+"/purchases/transfers", bytes.NewBufferString(body))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Publisher-Token", e.token)
+	req.Header.Set("X-Publisher-Token", token)
 	resp, err := e.http.Do(req)
 	if err != nil {
 		return "", err
@@ -489,14 +505,8 @@ func SQSEvent(msgs []sqstypes.Message) events.SQSEvent {
 
 // deliver hands messages to the processor as one batch and deletes them.
 func (e *Env) deliver(ctx context.Context, h queue.BatchHandler, msgs []sqstypes.Message) error {
-	resp, err := h(ctx, SQSEvent(msgs))
-	if err != nil {
-		return err
-	}
-	if len(resp.BatchItemFailures) > 0 {
-		return fmt.Errorf("processor failed %d of %d messages", len(resp.BatchItemFailures), len(msgs))
-	}
-	return e.delete(ctx, msgs)
+	_, err := e.deliverTimed(ctx, h, msgs)
+	return err
 }
 
 func (e *Env) delete(ctx context.Context, msgs []sqstypes.Message) error {

@@ -139,6 +139,20 @@ func (r Results) Rows() []Row {
 			trips("Apple DID_RENEW redelivered (duplicate)", a.Duplicate, "—", true)
 		}
 
+		if lc := r.Load.LiveCheck; lc != nil {
+			// The design sets no count for the live check: it is an extra
+			// request to Apple by nature, and nothing more when Apple agrees.
+			rows = append(rows,
+				Row{"AWS round trips", "processor, per message, verifyWithApple off (same run)", fmt.Sprintf("%d: %s", lc.Off.Total(), lc.Off), "—", ""},
+				Row{"AWS round trips", "processor, per message, live check, Apple agrees", fmt.Sprintf("%d: %s; + %.1f App Store Server API request", lc.Agreeing.Total(), lc.Agreeing, lc.AppleAgreeing), "— (fewest possible: off's + 1 Apple request)", ""},
+				Row{"AWS round trips", "processor, per message, live check, Apple's state differs (written)", fmt.Sprintf("%d: %s; + %.1f App Store Server API request", lc.Differing.Total(), lc.Differing, lc.AppleDiffering), "—", ""},
+				Row{"AWS round trips", "processor, fresh container's first live-checked job", fmt.Sprintf("%d: %s; + %d App Store Server API request", lc.Cold.Total(), lc.Cold, lc.AppleCold), "—", ""},
+				Row{"loopback, processor (one job at a time)", "job, verifyWithApple off", latency(lc.OffLatency), "—", ""},
+				Row{"loopback, processor (one job at a time)", "job, live check (stand-in on loopback, Apple agrees)",
+					fmt.Sprintf("%s; p50 +%s", latency(lc.OnLatency), ms(lc.OnLatency.P50-lc.OffLatency.P50)), "—", ""},
+			)
+		}
+
 		for _, lv := range r.Load.Levels {
 			sec := fmt.Sprintf("loopback, concurrency %d", lv.Concurrency)
 			rows = append(rows, Row{sec, "floor: raw TransactWriteItems + SendMessage",

@@ -7,8 +7,11 @@ import (
 
 	"github.com/acme/purchase-transfer/internal/apple"
 	"github.com/acme/purchase-transfer/internal/appstore"
+	"github.com/acme/purchase-transfer/internal/appstoreapi"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/httpapi"
+	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 // AppleConfig is what the Apple notifications function needs beyond the table
@@ -19,6 +22,11 @@ type AppleConfig struct {
 	// Roots replace Apple Root CA - G3: the local test root of `make run`
 	// and of the tests. Nil trusts Apple's root, as in AWS.
 	Roots *x509.CertPool
+	// APIBaseURL replaces Apple's hosts of the App Store Server API (the
+	// stand-in of `make run` and of the tests): the processor's live check
+	// and transferctl reach it there. The deployed processor has no such
+	// setting: it talks to Apple.
+	APIBaseURL string
 }
 
 // AppleVerifier verifies what Apple signs, under Config.Apple.Roots.
@@ -46,4 +54,21 @@ func (s *Service) AppleNotificationHandler() (http.Handler, error) {
 		return nil, err
 	}
 	return httpapi.NewAppleNotificationHandler(r, s.observed("applenotifications")...), nil
+}
+
+// AppleCheck is the processor's live check of verifyWithApple publishers, as
+// functions/processor wires it: publishers' App Store Connect keys opened
+// with the webhook sealing keys (Config.Webhook.SealingKeys); nil without
+// them, and the processor then retries such transfers.
+func (s *Service) AppleCheck() (transfer.AppleCheck, error) {
+	if s.Config.Webhook.SealingKeys == nil {
+		return nil, nil
+	}
+	v, err := s.AppleVerifier()
+	if err != nil {
+		return nil, err
+	}
+	keys := appstoreapi.NewKeys(s.Stores.Operator, webhook.NewRotatingSealer(s.Config.Webhook.SealingKeys))
+	clients := appstoreapi.NewClients(keys, v, s.Config.Apple.APIBaseURL, appstoreapi.DefaultClientTTL)
+	return appstore.NewLiveCheck(s.Directory, dynamo.NewNotificationStore(s.Stores.Table, s.Config.Apple.Retention), clients), nil
 }

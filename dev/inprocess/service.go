@@ -196,6 +196,14 @@ func (s *Service) Processor(opts ...transfer.Option) *transfer.Processor {
 	if s.metricsOut != nil {
 		base = append(base, transfer.WithNotifier(telemetry.NewFinalizations(s.Meter("processor"))))
 	}
+	check, err := s.AppleCheck()
+	if err != nil {
+		// As in Acceptor: only an embedded root that does not parse.
+		panic(fmt.Sprintf("inprocess: apple check: %v", err))
+	}
+	if check != nil {
+		base = append(base, transfer.WithAppleCheck(check))
+	}
 	return transfer.NewProcessor(s.Stores.Work, append(base, opts...)...)
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/purchase-transfer/dev/appstoresim"
 	"github.com/acme/purchase-transfer/dev/awscalls"
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
@@ -65,6 +66,10 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		Retry:          webhook.RetryPolicy{Schedule: []time.Duration{time.Second}, ClientErrorAttempts: 1},
 		Egress:         egress.Local,
 	}
+	// Apple's App Store Server API, for the processor's live check.
+	appStoreSim := appstoresim.New(appleRoot, appstoresim.App{BundleID: testBundleID, AppAppleID: testAppAppleID, Environment: apple.EnvironmentSandbox})
+	appStore := httptest.NewServer(appStoreSim)
+	t.Cleanup(appStore.Close)
 	// function is the service as one function wires it, its AWS requests
 	// recorded under its logical id: the secrets it reads too, read through
 	// its own clients as its main reads them.
@@ -78,6 +83,10 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 			c.JWT.HS256Keys = config.HS256Keys(ctx, clients.SecretsManager, e.jwtSecretID)
 		case "WebhookFunction":
 			c.Webhook.SealingKeys = config.SealingKeys(ctx, clients.SecretsManager, sealingKeyID)
+		case "ProcessorFunction":
+			// The live check opens App Store Connect keys with it.
+			c.Webhook.SealingKeys = config.SealingKeys(ctx, clients.SecretsManager, sealingKeyID)
+			c.Apple.APIBaseURL = appStore.URL
 		}
 		if edit != nil {
 			edit(&c)
@@ -124,6 +133,16 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 	}
 	cs := e.seedCustomers(pub, 3)
 	a, b, c := cs[0], cs[1], cs[2]
+	// A publisher whose transfers are checked with Apple first.
+	checked := e.seedPublisher(true, false)
+	if err := e.svc.Stores.Operator.PutPublisher(ctx, transfer.Publisher{ID: checked.id, Name: "iam-checked", StoreKit2Active: true, VerifyWithApple: true,
+		Apple: &transfer.AppleApp{BundleID: testBundleID, AppAppleID: testAppAppleID, Environments: []string{transfer.EnvironmentSandbox}}}); err != nil {
+		t.Fatal(err)
+	}
+	setAppStoreKey(t, e, appStoreSim, checked, e.svc.Config.Webhook.SealingKeys)
+	checkedCustomers := e.seedCustomers(checked, 2)
+	checkedPurchase := e.seedPurchase(checked, checkedCustomers[0], transfer.StateActive, time.Now().Add(time.Hour))
+	appStoreSim.AddTransaction(appleTransaction(checkedPurchase.TransactionIDs[0], checkedPurchase.OriginalTransactionID, time.Now().Add(-time.Hour), time.Now().Add(2*time.Hour)))
 	later := time.Now().Add(time.Hour)
 	moved := e.seedPurchase(pub, a, transfer.StateActive, later)
 	rolledBack := e.seedPurchase(pub, a, transfer.StateActive, later)
@@ -180,6 +199,7 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 	}
 	lost := do(lostSrv, http.MethodPost, "/purchases/transfers", tokenHeader(pub), transferBody(c, rolledBack.TransactionIDs[0]), http.StatusAccepted).Body["synchronizationId"].(string)
 	hookSync := do(transferSrv, http.MethodPost, "/purchases/transfers", tokenHeader(hooked), transferBody(hookCustomers[1], hookPurchase.TransactionIDs[0]), http.StatusAccepted).Body["synchronizationId"].(string)
+	checkedSync := do(transferSrv, http.MethodPost, "/purchases/transfers", tokenHeader(checked), transferBody(checkedCustomers[1], checkedPurchase.TransactionIDs[0]), http.StatusAccepted).Body["synchronizationId"].(string)
 
 	// The status function: a synchronization, and one that is not there.
 	do(statusSrv, http.MethodGet, "/purchases/synchronizations/"+correlation, tokenHeader(pub), "", http.StatusOK)
@@ -195,6 +215,10 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		e.waitFinalized(tokenHeader(pub), id)
 	}
 	e.waitFinalized(tokenHeader(hooked), hookSync)
+	// The live check moved Apple's later expiry into the purchase, then the transfer.
+	if r := e.waitFinalized(tokenHeader(checked), checkedSync); r.str("result") != string(transfer.ResultTransferred) {
+		t.Fatalf("live-checked transfer: %s", r.raw)
+	}
 	// The sweeper's webhook part: every event is undispatched yet.
 	if _, err := sweeperSvc.Redispatcher(sweeperClients).Sweep(ctx); err != nil {
 		t.Fatal(err)

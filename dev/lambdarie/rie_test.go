@@ -37,6 +37,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 var (
@@ -205,10 +206,18 @@ func (d *deployment) start() *functionSet {
 	// without an issuer and an audience, which these tokens do not carry.
 	api := map[string]string{"BASE_PATH": d.basePath, "JWT_HS256_SECRET_ID": secretID, "CONFIG_ENV": "dev",
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER": secretsEndpoint}
+	// The processor's sealing key (its live check opens App Store Connect
+	// keys with it), in Secrets Manager too.
+	_, sealingKey := webhook.NewSealingKey()
+	sealingID := "rie/sealing-" + strconv.FormatInt(randomID(), 10)
+	if err := stack.PutSecret(context.Background(), sealingID, sealingKey); err != nil {
+		d.tb.Fatal(err)
+	}
+	processor := map[string]string{"WEBHOOK_SEALING_KEY_SECRET_ID": sealingID, "AWS_ENDPOINT_URL_SECRETS_MANAGER": secretsEndpoint}
 	overrides := map[string]map[string]string{
 		"TransferFunction":           merge(declaredByAll, api, map[string]string{"TRANSFER_QUEUE_URL": d.res.TransferQueueURL()}),
 		"StatusFunction":             merge(declaredByAll, api),
-		"ProcessorFunction":          declaredByAll,
+		"ProcessorFunction":          merge(declaredByAll, processor),
 		"AppleNotificationsFunction": merge(declaredByAll, map[string]string{"BASE_PATH": d.basePath}),
 	}
 	set := &functionSet{firstResponse: map[string]time.Duration{}}

@@ -12,9 +12,10 @@ import (
 // secretOf is, per function, the parameter naming the one secret it reads
 // and the variable that passes the name.
 var secretOf = map[string]struct{ parameter, variable string }{
-	"TransferFunction": {"JwtHs256SecretId", "JWT_HS256_SECRET_ID"},
-	"StatusFunction":   {"JwtHs256SecretId", "JWT_HS256_SECRET_ID"},
-	"WebhookFunction":  {"WebhookSealingKeySecretId", "WEBHOOK_SEALING_KEY_SECRET_ID"},
+	"TransferFunction":  {"JwtHs256SecretId", "JWT_HS256_SECRET_ID"},
+	"StatusFunction":    {"JwtHs256SecretId", "JWT_HS256_SECRET_ID"},
+	"WebhookFunction":   {"WebhookSealingKeySecretId", "WEBHOOK_SEALING_KEY_SECRET_ID"},
+	"ProcessorFunction": {"WebhookSealingKeySecretId", "WEBHOOK_SEALING_KEY_SECRET_ID"},
 }
 
 // A secret's value is never in the template or a function's environment:

@@ -3,16 +3,22 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/acme/purchase-transfer/internal/apple"
+	"github.com/acme/purchase-transfer/internal/appstore"
+	"github.com/acme/purchase-transfer/internal/appstoreapi"
 	"github.com/acme/purchase-transfer/internal/config"
+	"github.com/acme/purchase-transfer/internal/directorycache"
 	"github.com/acme/purchase-transfer/internal/dynamo"
 	"github.com/acme/purchase-transfer/internal/metrics"
 	"github.com/acme/purchase-transfer/internal/queue"
+	"github.com/acme/purchase-transfer/internal/secrets"
 	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/transfer"
 	"github.com/acme/purchase-transfer/internal/webhook"
@@ -39,6 +45,16 @@ func main() {
 		// queue at once; without the queue the sweeper finds it later.
 		announcer := webhook.NewAnnouncer(queue.NewWebhookQueue(sqsClient, cfg.WebhookQueueURL, ""), webhook.DefaultAnnounceTimeout)
 		opts = append(opts, transfer.WithNotifier(announcer))
+	}
+	if cfg.SealingKeySecretID != "" {
+		// The live check of verifyWithApple publishers: their App Store
+		// Connect keys open with the sealing key; the API is Apple's own
+		// hosts, and what it signs is trusted under Apple Root CA - G3 only.
+		sealer := webhook.NewRotatingSealer(config.SealingKeys(context.Background(), secrets.NewClient(awsCfg, cfg.Endpoints.SecretsManager), cfg.SealingKeySecretID))
+		clients := appstoreapi.NewClients(appstoreapi.NewKeys(dynamo.NewOperatorStore(table), sealer), config.Must(apple.NewVerifier()), "", appstoreapi.DefaultClientTTL)
+		directory := directorycache.New(dynamo.NewDirectory(table), cfg.AuthCacheTTL, directorycache.DefaultChainTTL)
+		live := appstore.NewLiveCheck(directory, dynamo.NewNotificationStore(table, appstore.DefaultRetention), clients)
+		opts = append(opts, transfer.WithAppleCheck(live))
 	}
 
 	// Domain.

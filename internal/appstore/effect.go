@@ -25,8 +25,7 @@ func Apply(before *transfer.Purchase, n apple.Notification, app transfer.AppleAp
 		// A consumable is used up, not owned: there is nothing to keep true.
 		return nil, OutcomeRecorded
 	}
-	signedAt := time.UnixMilli(n.Payload.SignedDate).UTC()
-	if before != nil && signedAt.Before(before.AppleSignedAt) {
+	if outOfOrder(before, n) {
 		return nil, OutcomeOutOfOrder
 	}
 	eff, ok := effectOf(n)
@@ -38,7 +37,40 @@ func Apply(before *transfer.Purchase, n apple.Notification, app transfer.AppleAp
 		// what the notification shows, whatever its type.
 		eff = stateOf(n, now)
 	}
+	return changeOf(before, n, app, eff)
+}
 
+// Current decides what an answer of the App Store Server API does to the
+// purchase before, the chain's state as Apple signed it at the moment it was
+// asked: n carries the transaction (and the renewal and the status, for a
+// subscription) in a notification's shape with no type. Unlike a
+// notification, which tells what happened, it is the state itself, so it
+// always applies, unless it is older than what the purchase reflects or it
+// leaves the purchase as it is (nil, nothing to write).
+func Current(before *transfer.Purchase, n apple.Notification, app transfer.AppleApp, now time.Time) (*Change, Outcome) {
+	t := n.Transaction
+	if t == nil || t.Type == apple.ProductConsumable {
+		return nil, OutcomeRecorded
+	}
+	if outOfOrder(before, n) {
+		return nil, OutcomeOutOfOrder
+	}
+	change, outcome := changeOf(before, n, app, stateOf(n, now))
+	if before != nil && sameState(*before, change.After) {
+		return nil, OutcomeRecorded
+	}
+	return change, outcome
+}
+
+// outOfOrder: Apple signed n before the last of its words the purchase
+// reflects, so n may only roll it back.
+func outOfOrder(before *transfer.Purchase, n apple.Notification) bool {
+	return before != nil && time.UnixMilli(n.Payload.SignedDate).UTC().Before(before.AppleSignedAt)
+}
+
+// changeOf is the purchase before with the effect eff of n applied.
+func changeOf(before *transfer.Purchase, n apple.Notification, app transfer.AppleApp, eff effect) (*Change, Outcome) {
+	t := n.Transaction
 	var after transfer.Purchase
 	outcome := OutcomeApplied
 	if before == nil {
@@ -78,8 +110,16 @@ func Apply(before *transfer.Purchase, n apple.Notification, app transfer.AppleAp
 		after.ExpiresAt = time.UnixMilli(t.ExpiresDate).UTC()
 	}
 	after.RevokedAt = eff.revokedAt
-	after.AppleSignedAt = signedAt
+	after.AppleSignedAt = time.UnixMilli(n.Payload.SignedDate).UTC()
 	return &Change{Before: before, After: after, NewTransactionID: newTx}, outcome
+}
+
+// sameState tells whether b states of the purchase what a does: everything
+// but the version and when Apple last said it.
+func sameState(a, b transfer.Purchase) bool {
+	return slices.Equal(a.TransactionIDs, b.TransactionIDs) && a.Owner == b.Owner && a.OfferID == b.OfferID &&
+		a.ProductID == b.ProductID && a.Kind == b.Kind && a.State == b.State &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.RevokedAt.Equal(b.RevokedAt)
 }
 
 // effectOf is the entitlement a notification type states, per Apple's

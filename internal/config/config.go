@@ -107,6 +107,12 @@ type Processor struct {
 	// WebhookQueueURL is optional: without it finalizations are announced by
 	// the sweeper only.
 	WebhookQueueURL string // WEBHOOK_QUEUE_URL
+	// SealingKeySecretID names the sealing key that opens publishers' App
+	// Store Connect keys, for the live check of verifyWithApple publishers;
+	// without it such transfers are retried, never decided unchecked.
+	SealingKeySecretID string // WEBHOOK_SEALING_KEY_SECRET_ID
+	// AuthCacheTTL is how long the live check keeps a publisher's Apple app.
+	AuthCacheTTL time.Duration // AUTH_CACHE_TTL_SECONDS
 	Endpoints
 }
 
@@ -114,10 +120,12 @@ type Processor struct {
 func ReadProcessor(getenv func(string) string) (Processor, error) {
 	r := envReader{getenv: getenv}
 	c := Processor{
-		TableName:       r.required("TABLE_NAME"),
-		MaxReceives:     r.integer("MAX_RECEIVE_COUNT", 5),
-		WebhookQueueURL: r.getenv("WEBHOOK_QUEUE_URL"),
-		Endpoints:       r.endpoints(),
+		TableName:          r.required("TABLE_NAME"),
+		MaxReceives:        r.integer("MAX_RECEIVE_COUNT", 5),
+		WebhookQueueURL:    r.getenv("WEBHOOK_QUEUE_URL"),
+		SealingKeySecretID: r.getenv("WEBHOOK_SEALING_KEY_SECRET_ID"),
+		AuthCacheTTL:       r.seconds("AUTH_CACHE_TTL_SECONDS", directorycache.DefaultTTL),
+		Endpoints:          r.endpointsWithSecrets(),
 	}
 	if c.MaxReceives < 1 {
 		r.errs = append(r.errs, errors.New("MAX_RECEIVE_COUNT must be at least 1"))

@@ -19,6 +19,7 @@ type publisherItem struct {
 	// RequireSignedTransaction and Apple are set by `transferctl publisher
 	// apple set`; PutPublisher and UpdatePublisher leave them alone.
 	RequireSignedTransaction bool          `dynamodbav:"requireSignedTransaction,omitempty"`
+	VerifyWithApple          bool          `dynamodbav:"verifyWithApple,omitempty"`
 	Apple                    *appleAppItem `dynamodbav:"apple,omitempty"`
 	CreatedAt                time.Time     `dynamodbav:"createdAt"`
 }
@@ -45,6 +46,7 @@ func (i publisherItem) publisher() *transfer.Publisher {
 		StoreKit2Active:          i.StoreKit2Active,
 		MigrationInProgress:      i.MigrationInProgress,
 		RequireSignedTransaction: i.RequireSignedTransaction,
+		VerifyWithApple:          i.VerifyWithApple,
 	}
 	if a := i.Apple; a != nil {
 		p.Apple = &transfer.AppleApp{BundleID: a.BundleID, AppAppleID: a.AppAppleID, Environments: a.Environments, Offers: a.Offers}
@@ -209,6 +211,8 @@ type syncItem struct {
 	FinalizedAt           *time.Time `dynamodbav:"finalizedAt,omitempty"`
 	// Counted: Open counted it (counts.go); absent on older records.
 	Counted bool `dynamodbav:"counted,omitempty"`
+	// VerifyWithApple: the processor asks Apple before deciding.
+	VerifyWithApple bool `dynamodbav:"verifyWithApple,omitempty"`
 	// OpenShard and OpenSince exist only while unfinished: they put the record
 	// in the sparse openSyncs index the sweeper reads.
 	OpenShard string `dynamodbav:"openShard,omitempty"`
@@ -243,6 +247,7 @@ func newSyncItem(s transfer.Synchronization, retention time.Duration) syncItem {
 		IPAddress:             s.IPAddress,
 		Status:                string(s.Status),
 		Counted:               s.Counted,
+		VerifyWithApple:       s.VerifyWithApple,
 		CreatedAt:             s.CreatedAt,
 		UpdatedAt:             s.UpdatedAt,
 		OpenShard:             openShard(s.ID),
@@ -267,6 +272,7 @@ func (i syncItem) synchronization() transfer.Synchronization {
 		PreviousOwner:         transfer.CustomerID(i.PreviousOwner),
 		Attempts:              i.Attempts,
 		Counted:               i.Counted,
+		VerifyWithApple:       i.VerifyWithApple,
 		CreatedAt:             i.CreatedAt,
 		UpdatedAt:             i.UpdatedAt,
 	}

@@ -12,23 +12,18 @@ import (
 )
 
 // A publisher's Apple app, as `transferctl publisher apple set` stores it
-// (OperatorStore): the publisher item's apple map and requireSignedTransaction.
+// (OperatorStore): the publisher item's apple map, requireSignedTransaction and
+// verifyWithApple.
 
-// SetApple replaces the publisher's app (the apple map, whole) and, unless
-// requireSigned is nil, its requireSignedTransaction, in one UpdateItem
-// conditioned on the publisher existing; operator.ErrPublisherNotFound
-// otherwise. Nothing else of the publisher changes. A false
-// requireSignedTransaction is removed rather than stored, as a new
+// SetApple replaces the publisher's app (the apple map, whole) and the
+// switches that are not nil, in one UpdateItem conditioned on the publisher
+// existing; operator.ErrPublisherNotFound otherwise. Nothing else of the
+// publisher changes. A false switch is removed rather than stored, as a new
 // publisher item has it (omitempty).
-func (s *OperatorStore) SetApple(ctx context.Context, id transfer.PublisherID, app transfer.AppleApp, requireSigned *bool) error {
+func (s *OperatorStore) SetApple(ctx context.Context, id transfer.PublisherID, app transfer.AppleApp, sw operator.AppleSwitches) error {
 	upd := expression.Set(expression.Name("apple"), expression.Value(newAppleAppItem(&app)))
-	switch {
-	case requireSigned == nil:
-	case *requireSigned:
-		upd = upd.Set(expression.Name("requireSignedTransaction"), expression.Value(true))
-	default:
-		upd = upd.Remove(expression.Name("requireSignedTransaction"))
-	}
+	upd = setFlag(upd, "requireSignedTransaction", sw.RequireSignedTransaction)
+	upd = setFlag(upd, "verifyWithApple", sw.VerifyWithApple)
 	err := s.updateIf(ctx, publisherKey(id), upd, expression.AttributeExists(expression.Name(attrPK)))
 	if errors.Is(err, errConditionFailed) {
 		return operator.ErrPublisherNotFound
@@ -37,4 +32,32 @@ func (s *OperatorStore) SetApple(ctx context.Context, id transfer.PublisherID, a
 		return fmt.Errorf("set apple app: %w", err)
 	}
 	return nil
+}
+
+// SetAppleSwitches changes the switches given, in one UpdateItem conditioned
+// on the publisher existing; operator.ErrPublisherNotFound otherwise.
+func (s *OperatorStore) SetAppleSwitches(ctx context.Context, id transfer.PublisherID, sw operator.AppleSwitches) error {
+	var upd expression.UpdateBuilder
+	upd = setFlag(upd, "requireSignedTransaction", sw.RequireSignedTransaction)
+	upd = setFlag(upd, "verifyWithApple", sw.VerifyWithApple)
+	err := s.updateIf(ctx, publisherKey(id), upd, expression.AttributeExists(expression.Name(attrPK)))
+	if errors.Is(err, errConditionFailed) {
+		return operator.ErrPublisherNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("set apple switches: %w", err)
+	}
+	return nil
+}
+
+// setFlag sets an omitempty boolean attribute: stored only when true, as the
+// item structs write it; nil leaves it as it is.
+func setFlag(upd expression.UpdateBuilder, name string, v *bool) expression.UpdateBuilder {
+	switch {
+	case v == nil:
+		return upd
+	case *v:
+		return upd.Set(expression.Name(name), expression.Value(true))
+	}
+	return upd.Remove(expression.Name(name))
 }

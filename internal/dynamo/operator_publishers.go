@@ -27,6 +27,7 @@ func (s *OperatorStore) CreatePublisher(ctx context.Context, p transfer.Publishe
 		StoreKit2Active:          p.StoreKit2Active,
 		MigrationInProgress:      p.MigrationInProgress,
 		RequireSignedTransaction: p.RequireSignedTransaction,
+		VerifyWithApple:          p.VerifyWithApple,
 		Apple:                    newAppleAppItem(p.Apple),
 		CreatedAt:                now,
 	}, expression.AttributeNotExists(expression.Name(attrPK)))
@@ -136,6 +137,7 @@ func (i publisherItem) info() operator.PublisherInfo {
 		StoreKit2Active:          p.StoreKit2Active,
 		MigrationInProgress:      p.MigrationInProgress,
 		RequireSignedTransaction: p.RequireSignedTransaction,
+		VerifyWithApple:          p.VerifyWithApple,
 		CreatedAt:                i.CreatedAt,
 	}
 	if p.Apple != nil {
@@ -222,6 +224,7 @@ func (s *OperatorStore) PutPublisher(ctx context.Context, p transfer.Publisher) 
 		StoreKit2Active:          p.StoreKit2Active,
 		MigrationInProgress:      p.MigrationInProgress,
 		RequireSignedTransaction: p.RequireSignedTransaction,
+		VerifyWithApple:          p.VerifyWithApple,
 		Apple:                    newAppleAppItem(p.Apple),
 		CreatedAt:                s.now().UTC(),
 	})

@@ -33,10 +33,23 @@ func AppleInfo(a transfer.AppleApp) AppleAppInfo {
 
 // AppleStore is the storage of a publisher's Apple app.
 type AppleStore interface {
-	// SetApple replaces the publisher's app and, when requireSigned is not
-	// nil, its requireSignedTransaction; ErrPublisherNotFound when the
-	// publisher is unknown.
-	SetApple(ctx context.Context, id transfer.PublisherID, app transfer.AppleApp, requireSigned *bool) error
+	// SetApple replaces the publisher's app and the switches that are not
+	// nil; ErrPublisherNotFound when the publisher is unknown.
+	SetApple(ctx context.Context, id transfer.PublisherID, app transfer.AppleApp, sw AppleSwitches) error
+	// SetAppleSwitches changes only the switches that are not nil, keeping
+	// the app; ErrPublisherNotFound when the publisher is unknown.
+	SetAppleSwitches(ctx context.Context, id transfer.PublisherID, sw AppleSwitches) error
+}
+
+// AppleSwitches are the publisher's settings that go with its Apple app;
+// a nil one is left as it is.
+type AppleSwitches struct {
+	// RequireSignedTransaction: a customer-JWT transfer must prove
+	// possession with the StoreKit 2 signed transaction.
+	RequireSignedTransaction *bool
+	// VerifyWithApple: the processor asks the App Store Server API for the
+	// purchase's current state before deciding a transfer.
+	VerifyWithApple *bool
 }
 
 // Limits of an Apple app's settings.
@@ -159,14 +172,25 @@ func NewApple(s AppleStore) *Apple { return &Apple{store: s} }
 
 // Set validates the app and stores it in place of the publisher's current
 // one, as a whole: a setting not given is not kept from the previous app
-// (offers included). requireSigned nil keeps requireSignedTransaction as it is.
-func (a *Apple) Set(ctx context.Context, id transfer.PublisherID, given AppleApp, requireSigned *bool) (transfer.AppleApp, error) {
+// (offers included). A nil switch of sw is kept as it is.
+func (a *Apple) Set(ctx context.Context, id transfer.PublisherID, given AppleApp, sw AppleSwitches) (transfer.AppleApp, error) {
 	app, err := given.App()
 	if err != nil {
 		return transfer.AppleApp{}, err
 	}
-	if err := a.store.SetApple(ctx, id, app, requireSigned); err != nil {
+	if err := a.store.SetApple(ctx, id, app, sw); err != nil {
 		return transfer.AppleApp{}, fmt.Errorf("set the Apple app of publisher %d: %w", id, err)
 	}
 	return app, nil
+}
+
+// SetSwitches changes the switches of sw that are not nil, nothing else.
+func (a *Apple) SetSwitches(ctx context.Context, id transfer.PublisherID, sw AppleSwitches) error {
+	if sw.RequireSignedTransaction == nil && sw.VerifyWithApple == nil {
+		return errors.New("no switch to set")
+	}
+	if err := a.store.SetAppleSwitches(ctx, id, sw); err != nil {
+		return fmt.Errorf("set the Apple switches of publisher %d: %w", id, err)
+	}
+	return nil
 }

@@ -54,18 +54,27 @@ func TestAppleAppRules(t *testing.T) {
 
 // appleStore records what SetApple was given.
 type appleStore struct {
-	known  map[transfer.PublisherID]bool
-	app    transfer.AppleApp
-	signed *bool
-	calls  int
+	known map[transfer.PublisherID]bool
+	app   transfer.AppleApp
+	sw    AppleSwitches
+	calls int
 }
 
-func (s *appleStore) SetApple(_ context.Context, id transfer.PublisherID, app transfer.AppleApp, signed *bool) error {
+func (s *appleStore) SetApple(_ context.Context, id transfer.PublisherID, app transfer.AppleApp, sw AppleSwitches) error {
 	s.calls++
 	if !s.known[id] {
 		return ErrPublisherNotFound
 	}
-	s.app, s.signed = app, signed
+	s.app, s.sw = app, sw
+	return nil
+}
+
+func (s *appleStore) SetAppleSwitches(_ context.Context, id transfer.PublisherID, sw AppleSwitches) error {
+	s.calls++
+	if !s.known[id] {
+		return ErrPublisherNotFound
+	}
+	s.sw = sw
 	return nil
 }
 
@@ -73,15 +82,31 @@ func TestAppleSetStoresOnlyAValidApp(t *testing.T) {
 	store := &appleStore{known: map[transfer.PublisherID]bool{7: true}}
 	apple := NewApple(store)
 	ctx := context.Background()
-	if _, err := apple.Set(ctx, 7, AppleApp{BundleID: "a"}, nil); err == nil || store.calls != 0 {
+	if _, err := apple.Set(ctx, 7, AppleApp{BundleID: "a"}, AppleSwitches{}); err == nil || store.calls != 0 {
 		t.Fatalf("an invalid app reached the store: %v, %d calls", err, store.calls)
 	}
 	yes := true
-	app, err := apple.Set(ctx, 7, AppleApp{BundleID: "a", Environments: []string{"Sandbox"}, Offers: []string{"p=o"}}, &yes)
-	if err != nil || store.app.BundleID != "a" || store.app.Offers["p"] != "o" || store.signed == nil || !*store.signed || app.BundleID != "a" {
-		t.Fatalf("set: %+v %v; stored %+v %v", app, err, store.app, store.signed)
+	app, err := apple.Set(ctx, 7, AppleApp{BundleID: "a", Environments: []string{"Sandbox"}, Offers: []string{"p=o"}}, AppleSwitches{RequireSignedTransaction: &yes})
+	if err != nil || store.app.BundleID != "a" || store.app.Offers["p"] != "o" || store.sw.RequireSignedTransaction == nil || !*store.sw.RequireSignedTransaction || store.sw.VerifyWithApple != nil || app.BundleID != "a" {
+		t.Fatalf("set: %+v %v; stored %+v %+v", app, err, store.app, store.sw)
 	}
-	if _, err := apple.Set(ctx, 8, AppleApp{BundleID: "a", AppAppleID: 1}, nil); !errors.Is(err, ErrPublisherNotFound) {
+	if _, err := apple.Set(ctx, 8, AppleApp{BundleID: "a", AppAppleID: 1}, AppleSwitches{}); !errors.Is(err, ErrPublisherNotFound) {
+		t.Fatalf("unknown publisher: %v", err)
+	}
+}
+
+func TestAppleSwitchesAloneKeepTheApp(t *testing.T) {
+	store := &appleStore{known: map[transfer.PublisherID]bool{7: true}, app: transfer.AppleApp{BundleID: "kept"}}
+	apple := NewApple(store)
+	ctx := context.Background()
+	if err := apple.SetSwitches(ctx, 7, AppleSwitches{}); err == nil || store.calls != 0 {
+		t.Fatalf("no switch reached the store: %v, %d calls", err, store.calls)
+	}
+	yes := true
+	if err := apple.SetSwitches(ctx, 7, AppleSwitches{VerifyWithApple: &yes}); err != nil || store.app.BundleID != "kept" || store.sw.VerifyWithApple == nil || !*store.sw.VerifyWithApple {
+		t.Fatalf("switches: %v; stored %+v %+v", err, store.app, store.sw)
+	}
+	if err := apple.SetSwitches(ctx, 8, AppleSwitches{VerifyWithApple: &yes}); !errors.Is(err, ErrPublisherNotFound) {
 		t.Fatalf("unknown publisher: %v", err)
 	}
 }

@@ -39,6 +39,9 @@ type PublisherInfo struct {
 	MigrationInProgress bool                 `json:"migrationInProgress"`
 	// RequireSignedTransaction and Apple are set by `publisher apple set`.
 	RequireSignedTransaction bool `json:"requireSignedTransaction"`
+	// VerifyWithApple: the processor asks the App Store Server API before
+	// deciding each transfer (off by default).
+	VerifyWithApple bool `json:"verifyWithApple"`
 	// Apple is nil (null) until the publisher's app is configured.
 	Apple     *AppleAppInfo `json:"apple"`
 	CreatedAt time.Time     `json:"createdAt"`

@@ -62,6 +62,7 @@ type options struct {
 	notifiers   notifiers
 	signed      SignedTransactionVerifier
 	limits      Limits
+	apple       AppleCheck
 }
 
 // WithClock replaces time.Now, for tests.
@@ -80,6 +81,11 @@ func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 // WithMaxReceives is the transfer queue's maxReceiveCount: the delivery at
 // which a still-failing job is finalized TRANSFER_FAILED.
 func WithMaxReceives(n int) Option { return func(o *options) { o.maxReceives = n } }
+
+// WithAppleCheck makes the processor ask Apple before deciding the
+// transfers of publishers with VerifyWithApple (without it, such a transfer
+// is retried, never decided unchecked).
+func WithAppleCheck(c AppleCheck) Option { return func(o *options) { o.apple = c } }
 
 // WithNotifier is told of every finalized synchronization; each notifier of
 // several WithNotifier options is, in their order.
@@ -151,6 +157,7 @@ func (a *Acceptor) Accept(ctx context.Context, in Intake) (Accepted, error) {
 		IPAddress:             in.Request.IPAddress,
 		Status:                StatusProcessing,
 		Counted:               true,
+		VerifyWithApple:       found.Publisher.VerifyWithApple && found.Publisher.Apple != nil,
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}

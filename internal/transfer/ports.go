@@ -169,6 +169,18 @@ type WorkStore interface {
 	MarkRetrying(ctx context.Context, job Job, attempts int, at time.Time) error
 }
 
+// AppleCheck brings a stored purchase up to date with what Apple says of it
+// now (the App Store Server API), before a transfer of a publisher with
+// VerifyWithApple is decided on it.
+type AppleCheck interface {
+	// Refresh asks Apple about p's chain and, when Apple's answer differs
+	// from p, applies it to the stored purchase the way a notification is
+	// applied; changed tells that the purchase must be read again. An error
+	// means Apple could not be asked (or its answer not stored): the
+	// transfer is not decided on a guess, it is retried.
+	Refresh(ctx context.Context, p Purchase) (changed bool, err error)
+}
+
 // Queue carries jobs from the transfer endpoint to the processor.
 type Queue interface {
 	Enqueue(ctx context.Context, job Job) error

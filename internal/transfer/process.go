@@ -20,6 +20,7 @@ const staleRetries = 3
 type Processor struct {
 	store       WorkStore
 	notifier    Notifier
+	apple       AppleCheck
 	now         func() time.Time
 	maxReceives int
 }
@@ -27,7 +28,7 @@ type Processor struct {
 // NewProcessor wires the processing rules to their ports.
 func NewProcessor(s WorkStore, opts ...Option) *Processor {
 	o := buildOptions(opts)
-	return &Processor{store: s, notifier: o.notifiers, now: o.now, maxReceives: o.maxReceives}
+	return &Processor{store: s, notifier: o.notifiers, apple: o.apple, now: o.now, maxReceives: o.maxReceives}
 }
 
 // Handle processes one delivery of a job. receiveCount is the queue's count of
@@ -55,6 +56,7 @@ func (p *Processor) Handle(ctx context.Context, job Job, receiveCount int) error
 }
 
 func (p *Processor) process(ctx context.Context, job Job) error {
+	asked := false
 	for range staleRetries {
 		snap, err := p.store.Load(ctx, job)
 		if err != nil {
@@ -62,6 +64,18 @@ func (p *Processor) process(ctx context.Context, job Job) error {
 		}
 		if done(ctx, job, snap) {
 			return nil
+		}
+		if !asked && mustAskApple(snap) {
+			// Once per delivery: what Apple said is then stored, and a
+			// concurrent change found by Finalize is a local one.
+			asked = true
+			changed, err := p.askApple(ctx, *snap.Purchase)
+			if err != nil {
+				return err
+			}
+			if changed {
+				continue
+			}
 		}
 		fin := Decide(snap, p.now().UTC())
 		err = p.store.Finalize(ctx, fin)
@@ -79,6 +93,26 @@ func (p *Processor) process(ctx context.Context, job Job) error {
 		return nil
 	}
 	return errors.New("purchase kept changing while deciding; retrying later")
+}
+
+// mustAskApple tells whether the decision waits for Apple's word: the
+// publisher asked for it as the transfer was accepted, and there is an owned
+// purchase whose state decides (an unknown or unowned one is NOT_FOUND
+// whatever Apple says).
+func mustAskApple(snap Snapshot) bool {
+	return snap.Sync.VerifyWithApple && snap.Purchase != nil && snap.Purchase.Owned()
+}
+
+func (p *Processor) askApple(ctx context.Context, purchase Purchase) (bool, error) {
+	if p.apple == nil {
+		// A deployment that cannot reach Apple must not decide as if it had.
+		return false, errors.New("ask Apple: this processor has no App Store Server API access configured")
+	}
+	changed, err := p.apple.Refresh(ctx, purchase)
+	if err != nil {
+		return false, fmt.Errorf("ask Apple: %w", err)
+	}
+	return changed, nil
 }
 
 // giveUp finalizes TRANSFER_FAILED: nothing of the purchase changes, the locks

@@ -21,6 +21,10 @@ type Publisher struct {
 	// RequireSignedTransaction makes a customer-JWT transfer prove possession
 	// of the purchase with the StoreKit 2 signed transaction its device holds.
 	RequireSignedTransaction bool
+	// VerifyWithApple makes the processor ask the App Store Server API for
+	// the purchase's current state before it decides a transfer (AppleCheck).
+	// It takes effect for the transfers accepted while it is on.
+	VerifyWithApple bool
 	// Apple is the publisher's App Store app; nil until it is configured.
 	Apple *AppleApp
 }
@@ -162,6 +166,10 @@ type Synchronization struct {
 	// rollback that removes it, uncounts it there, once. False only for
 	// records opened before the service counted them.
 	Counted bool
+	// VerifyWithApple is the publisher's setting as the transfer was
+	// accepted: the processor asks Apple before deciding. Kept on the record
+	// so that a publisher without it costs the processor no extra read.
+	VerifyWithApple bool
 
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

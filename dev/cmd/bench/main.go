@@ -98,7 +98,7 @@ func run(ctx context.Context, c config) error {
 
 	load, lambdas := bench.DefaultLoad, bench.DefaultLambdas
 	if c.quick {
-		load = bench.LoadOptions{Levels: []int{1, 4}, Requests: 60, PhaseLimit: 10 * time.Second, Finalized: 20, Warmup: 10, Renewals: 20}
+		load = bench.LoadOptions{Levels: []int{1, 4}, Requests: 60, PhaseLimit: 10 * time.Second, Finalized: 20, Warmup: 10, Renewals: 20, LiveChecks: 10}
 		lambdas = bench.LambdaOptions{ColdStarts: 2, Invokes: 30}
 	}
 	work, err := os.MkdirTemp("", "bench-")

@@ -34,6 +34,12 @@ import (
 // walk-through's backfill applies it.
 const demoRenewal = "2000000000000003"
 
+// demoSilentRenewal renewed TX_EXPIRED, stored expired here, with no
+// notification at all (none in the history either): only a live check
+// (verifyWithApple) learns of it, and the walk-through's transfer of
+// TX_EXPIRED then moves it.
+const demoSilentRenewal = "2000000000000022"
+
 type appStoreAPI struct {
 	env  map[string]string
 	stop func()
@@ -100,6 +106,7 @@ func seedAppStore(sim *appstoresim.Server, now time.Time) error {
 		tx(demoseed.TxChain2, demoseed.TxChain1, now.Add(-month), now.Add(month)),
 		tx(demoseed.TxExpired, demoseed.TxExpired, now.Add(-2*month), now.Add(-month)),
 		tx(demoRenewal, demoseed.TxActive, now.Add(-time.Hour), now.Add(2*month)),
+		tx(demoSilentRenewal, demoseed.TxExpired, now.Add(-time.Hour), now.Add(month)),
 	} {
 		sim.AddTransaction(t)
 	}
@@ -152,4 +159,13 @@ its .p8 at APPLE_API_PRIVATE_KEY):
   bin/transferctl --local apple backfill --since 24h      # again: everything already seen
   # Ask Apple for a test notification and check it reached the local endpoint:
   bin/transferctl --local apple test-notification
+
+  # A live check before each transfer: TX_EXPIRED is stored expired, but Apple renewed it
+  # (` + demoSilentRenewal + `) and told nobody. With verifyWithApple on, the processor asks Apple first:
+  bin/transferctl --local publisher apple set --verify-with-apple
+  curl -s -X POST $API_URL/purchases/transfers -H "X-Publisher-Token: $PUBLISHER_TOKEN" \
+    -H 'Content-Type: application/json' -d "{\"cleengCustomerId\": $CUSTOMER_B, \"transactionId\": \"$TX_EXPIRED\"}"
+  bin/transferctl --local sync show SYNCHRONIZATION_ID    # PURCHASE_OWNERSHIP_TRANSFERRED, not RECEIVED_EXPIRED_PURCHASE
+  bin/transferctl --local purchase show $TX_EXPIRED         # active, ` + demoSilentRenewal + ` in its chain
+  bin/transferctl --local publisher apple set --verify-with-apple=false
 `

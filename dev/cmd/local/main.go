@@ -145,6 +145,17 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
+	apiURL := "http://" + ln.Addr().String()
+	appStore, err := startAppStoreAPI(ctx, stateDir, apiURL, os.Getenv("APPLE_API_BASE_URL"), appleRoot,
+		newKeySealer(svc.Stores.Operator, webhookCfg.SealingKeys))
+	if err != nil {
+		return err
+	}
+	defer appStore.stop()
+	// The processor's live check (verifyWithApple) asks the same API as
+	// transferctl: the stand-in, or the server APPLE_API_BASE_URL names.
+	svc.Config.Apple.APIBaseURL = appStore.env["APPLE_API_BASE_URL"]
+
 	// As many batches at once as the event source mapping allows.
 	processors := inprocess.Pollers{N: inprocess.QueueConcurrency(stack.Template, localaws.TransferQueueID), Poller: queue.Poller{
 		SQS: stack.Clients.SQS, QueueURL: res.TransferQueueURL(), Handler: svc.ProcessorBatchHandler(svc.WebhookAnnouncement(stack.Clients)...),
@@ -159,13 +170,6 @@ func run(ctx context.Context, addr, stateDir string, external inprocess.Endpoint
 		return err
 	}
 
-	apiURL := "http://" + ln.Addr().String()
-	appStore, err := startAppStoreAPI(ctx, stateDir, apiURL, os.Getenv("APPLE_API_BASE_URL"), appleRoot,
-		newKeySealer(svc.Stores.Operator, webhookCfg.SealingKeys))
-	if err != nil {
-		return err
-	}
-	defer appStore.stop()
 	env := appleRoot.with(hooks.with(runEnv(apiURL, seeded, stack, res)), apiURL)
 	for k, v := range appStore.env {
 		env[k] = v
