@@ -99,3 +99,47 @@ func TestApplyRecordsWhatItCannotOwn(t *testing.T) {
 		}
 	}
 }
+
+// live is Apple's answer to a live check, shaped as Current takes it: the
+// chain's latest transaction, status and renewal, signed at signed.
+func live(status int32, tx apple.TransactionInfo, grace, signed time.Time) apple.Notification {
+	r := &apple.RenewalInfo{OriginalTransactionID: tx.OriginalTransactionID, SignedDate: signed.UnixMilli()}
+	if !grace.IsZero() {
+		r.GracePeriodExpiresDate = grace.UnixMilli()
+	}
+	return apple.Notification{Payload: apple.NotificationPayload{SignedDate: signed.UnixMilli(), Data: &apple.NotificationData{Status: status}},
+		Transaction: &tx, Renewal: r}
+}
+
+func TestCurrentIsAppleState(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	p := owned(now)
+	tx := apple.TransactionInfo{TransactionID: "t-1", OriginalTransactionID: "t-1", ProductID: "monthly", Type: apple.ProductAutoRenewable,
+		ExpiresDate: p.ExpiresAt.UnixMilli()}
+	if c, _ := appstore.Current(p, live(apple.StatusActive, tx, time.Time{}, now), *testApp, now); c != nil {
+		t.Errorf("Apple agrees, yet a change: %+v", c)
+	}
+	if c, out := appstore.Current(p, live(apple.StatusRevoked, tx, time.Time{}, now.Add(-2*time.Hour)), *testApp, now); c != nil || out != appstore.OutcomeOutOfOrder {
+		t.Errorf("an answer older than the last applied: %v %s", c, out)
+	}
+	c, out := appstore.Current(p, live(apple.StatusRevoked, tx, time.Time{}, now), *testApp, now)
+	if c == nil || out != appstore.OutcomeApplied || c.After.State != transfer.StateRevoked || c.After.Owner != 5 || c.After.Version != 3 {
+		t.Errorf("revoked: %+v %s", c, out)
+	}
+	c, _ = appstore.Current(p, live(apple.StatusBillingRetry, tx, time.Time{}, now), *testApp, now)
+	if c == nil || c.After.State != transfer.StateExpired {
+		t.Errorf("billing retry: %+v", c)
+	}
+	grace := now.Add(48 * time.Hour)
+	c, _ = appstore.Current(p, live(apple.StatusBillingGracePeriod, tx, grace, now), *testApp, now)
+	if c == nil || c.After.State != transfer.StateActive || !c.After.ExpiresAt.Equal(grace) {
+		t.Errorf("grace period: %+v", c)
+	}
+	renewed := tx
+	renewed.TransactionID, renewed.ExpiresDate = "t-9", now.Add(30*24*time.Hour).UnixMilli()
+	c, _ = appstore.Current(p, live(apple.StatusActive, renewed, time.Time{}, now), *testApp, now)
+	if c == nil || c.NewTransactionID != "t-9" || !c.After.ExpiresAt.Equal(time.UnixMilli(renewed.ExpiresDate).UTC()) {
+		t.Errorf("renewed: %+v", c)
+	}
+}
