@@ -175,14 +175,14 @@ func environments(app transfer.AppleApp) []string {
 	return out
 }
 
-// WithinDeadline is ctx ended a little before its own deadline, so that a
-// run cut short still returns its report (and its log line) before Lambda
-// stops the function: a tenth of the time left, from 1 s to 30 s.
-func WithinDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
+// HistoriesOf opens histories with c: the App Store Server API's client of
+// the publisher's app and environment, with its key.
+func HistoriesOf(c *appstoreapi.Connector) HistoryOpener {
+	return func(ctx context.Context, p transfer.PublisherID, app transfer.AppleApp, env string) (History, error) {
+		client, err := c.Client(ctx, p, app, env)
+		if err != nil {
+			return nil, err
+		}
+		return client, nil
 	}
-	reserve := min(max(time.Until(deadline)/10, time.Second), 30*time.Second)
-	return context.WithDeadline(ctx, deadline.Add(-reserve))
 }

@@ -130,14 +130,4 @@ func TestScheduledBackfillDeadline(t *testing.T) {
 		t.Errorf("Run = %+v, %v (%d opened)", rep, err, calls)
 	}
 
-	// WithinDeadline ends a tenth of the time left before the deadline.
-	parent, cancelParent := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancelParent()
-	inner, cancelInner := appstore.WithinDeadline(parent)
-	defer cancelInner()
-	outer, _ := parent.Deadline()
-	d, ok := inner.Deadline()
-	if !ok || outer.Sub(d) < 9*time.Second || outer.Sub(d) > 11*time.Second {
-		t.Errorf("WithinDeadline reserved %s of 100 s, want 10 s", outer.Sub(d))
-	}
 }
