@@ -14,7 +14,7 @@ EMULATORS_STAMP := $(CACHE)/emulators/.fetched
 # Lambda builds: static, stripped, without the RPC shim of the old go1.x runtime.
 LAMBDA_GOFLAGS := -trimpath -ldflags='-s -w' -tags lambda.norpc
 LAMBDA_ARCH    ?= arm64
-FUNCTIONS      := transfer status processor sweeper webhook applenotifications
+FUNCTIONS      := transfer status processor sweeper webhook applenotifications applebackfill
 
 STATICCHECK_VERSION := v0.8.2
 # golang.org/x/tools, for deadcode.
@@ -138,6 +138,8 @@ build-SweeperFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sweeper
 build-WebhookFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
+build-AppleBackfillFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build $(LAMBDA_GOFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/applebackfill
 
 sam-validate: $(SAM_VENV)/.installed ## sam validate --lint (cfn-lint) on template.yaml
 	$(SAM) validate --lint

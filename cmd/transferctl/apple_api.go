@@ -49,18 +49,12 @@ func (a *app) appStoreFor(ctx context.Context, publisherFlag int64, env string) 
 	}
 	app := transfer.AppleApp{BundleID: info.Apple.BundleID, AppAppleID: info.Apple.AppAppleID, Environments: info.Apple.Environments, Offers: info.Apple.Offers}
 	switch {
-	case env == "" && app.Accepts(transfer.EnvironmentProduction):
-		env = transfer.EnvironmentProduction
 	case env == "":
-		env = transfer.EnvironmentSandbox
+		env = appstoreapi.DefaultEnvironment(app)
 	case env != transfer.EnvironmentProduction && env != transfer.EnvironmentSandbox:
 		return nil, usage("--environment must be Production or Sandbox")
 	}
 	sealer, err := a.sealer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	key, err := appstoreapi.NewKeys(store.operator, sealer).Open(ctx, p, app.BundleID)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +63,10 @@ func (a *app) appStoreFor(ctx context.Context, publisherFlag int64, env string) 
 		return nil, err
 	}
 	c := a.conn
+	client, err := appstoreapi.NewConnector(appstoreapi.NewKeys(store.operator, sealer), v, c.setting(settingAppleAPIURL)).Client(ctx, p, app, env)
+	if err != nil {
+		return nil, err
+	}
 	name, err := c.require(settingTable)
 	if err != nil {
 		return nil, err
@@ -77,7 +75,7 @@ func (a *app) appStoreFor(ctx context.Context, publisherFlag int64, env string) 
 	return &appStore{
 		publisher: p,
 		app:       app,
-		client:    appstoreapi.New(appstoreapi.BaseURL(env, c.setting(settingAppleAPIURL)), key, v),
+		client:    client,
 		verifier:  v,
 		receiver:  appstore.NewReceiver(v, dynamo.NewDirectory(table), dynamo.NewNotificationStore(table, appstore.DefaultRetention)),
 	}, nil

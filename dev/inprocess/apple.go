@@ -22,10 +22,13 @@ type AppleConfig struct {
 	// Roots replace Apple Root CA - G3: the local test root of `make run`
 	// and of the tests. Nil trusts Apple's root, as in AWS.
 	Roots *x509.CertPool
-	// APIBaseURL replaces Apple's hosts of the App Store Server API (the
-	// stand-in of `make run` and of the tests): the processor's live check
-	// and transferctl reach it there. The deployed processor has no such
-	// setting: it talks to Apple.
+	// BackfillWindow is the scheduled backfill's BACKFILL_WINDOW_HOURS
+	// (appstore.DefaultBackfillWindow when zero).
+	BackfillWindow time.Duration
+	// APIBaseURL replaces Apple's hosts of the App Store Server API
+	// (APPLE_API_BASE_URL: the stand-in of `make run` and of the tests): the
+	// processor's live check, the scheduled backfill and transferctl reach it
+	// there. The deployed processor has no such setting: it talks to Apple.
 	APIBaseURL string
 }
 
@@ -69,6 +72,26 @@ func (s *Service) AppleCheck() (transfer.AppleCheck, error) {
 		return nil, err
 	}
 	keys := appstoreapi.NewKeys(s.Stores.Operator, webhook.NewRotatingSealer(s.Config.Webhook.SealingKeys))
-	clients := appstoreapi.NewClients(keys, v, s.Config.Apple.APIBaseURL, appstoreapi.DefaultClientTTL)
+	clients := appstoreapi.NewClients(appstoreapi.NewConnector(keys, v, s.Config.Apple.APIBaseURL), appstoreapi.DefaultClientTTL)
 	return appstore.NewLiveCheck(s.Directory, dynamo.NewNotificationStore(s.Stores.Table, s.Config.Apple.Retention), clients), nil
+}
+
+// AppleBackfill is the scheduled backfill's job, wired as
+// functions/applebackfill wires it: publishers' keys opened with
+// Config.Webhook.SealingKeys, the App Store Server API at
+// Config.Apple.APIBaseURL, notifications applied as the endpoint applies them
+// (with the uncached directory, as the function: a run an hour apart has no
+// use for a cache).
+func (s *Service) AppleBackfill() (*appstore.ScheduledBackfill, error) {
+	v, err := s.AppleVerifier()
+	if err != nil {
+		return nil, err
+	}
+	window := s.Config.Apple.BackfillWindow
+	if window == 0 {
+		window = appstore.DefaultBackfillWindow
+	}
+	keys := appstoreapi.NewKeys(s.Stores.Operator, webhook.NewRotatingSealer(s.Config.Webhook.SealingKeys))
+	receiver := appstore.NewReceiver(v, s.Stores.Directory, dynamo.NewNotificationStore(s.Stores.Table, s.Config.Apple.Retention))
+	return appstore.NewScheduledBackfill(receiver, s.Stores.Operator, appstore.HistoriesOf(appstoreapi.NewConnector(keys, v, s.Config.Apple.APIBaseURL)), window), nil
 }

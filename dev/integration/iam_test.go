@@ -81,7 +81,7 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		switch id {
 		case "TransferFunction", "StatusFunction":
 			c.JWT.HS256Keys = config.HS256Keys(ctx, clients.SecretsManager, e.jwtSecretID)
-		case "WebhookFunction":
+		case "WebhookFunction", "AppleBackfillFunction":
 			c.Webhook.SealingKeys = config.SealingKeys(ctx, clients.SecretsManager, sealingKeyID)
 		case "ProcessorFunction":
 			// The live check opens App Store Connect keys with it.
@@ -258,6 +258,24 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 	notify(renewal)
 	notify(note{typ: apple.TypeDidRenew, tx: newTxID(), otx: ownedByB.OriginalTransactionID, expires: later, signedAt: time.Now().Add(-time.Hour)})
 	notify(note{typ: apple.TypeDidRenew, tx: newTxID(), otx: newTxID(), expires: later})
+
+	// The scheduled Apple backfill: publishers listed (the one above has an
+	// app but no key), a key opened, a missed renewal applied, then again
+	// (already seen).
+	bf := withAppStore(e)
+	bfPub := bf.applePublisher(true, true)
+	bfOwned := e.seedPurchase(bfPub, e.seedCustomers(bfPub, 1)[0], transfer.StateActive, later)
+	bf.renewalOf(bfOwned.OriginalTransactionID, time.Now().Add(-time.Hour), later.Add(time.Hour), false)
+	backfillSvc, _ := function("AppleBackfillFunction", nil)
+	job, err := backfillSvc.AppleBackfill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if rep, err := job.Run(ctx); err != nil || rep.Backfills != 1 || rep.Notifications.Seen != 1 {
+			t.Fatalf("scheduled backfill: %+v, %v", rep, err)
+		}
+	}
 
 	symbols := symbolsOf(stack.Template, e.res)
 	for secretID, parameter := range map[string]string{e.jwtSecretID: "JwtHs256SecretId", sealingKeyID: "WebhookSealingKeySecretId"} {

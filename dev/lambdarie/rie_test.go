@@ -54,6 +54,9 @@ var functions = map[string]string{
 	"AppleNotificationsFunction": "applenotifications",
 }
 
+// alsoBuilt are bootstraps started by their own tests, not by start.
+var alsoBuilt = []string{"applebackfill"}
+
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 	os.Exit(run(m))
@@ -89,7 +92,7 @@ func run(m *testing.M) int {
 
 	// Build while the emulators start: both take seconds.
 	opts := testkit.StackOptions{Prepare: func(ctx context.Context) error {
-		return lambdarie.BuildBootstraps(ctx, root, dir, slices.Collect(maps.Values(functions))...)
+		return lambdarie.BuildBootstraps(ctx, root, dir, append(slices.Collect(maps.Values(functions)), alsoBuilt...)...)
 	}}
 	return testkit.RunWithStack(m, opts, func(s *localaws.Stack) { stack = s })
 }

@@ -16,6 +16,8 @@ var secretOf = map[string]struct{ parameter, variable string }{
 	"StatusFunction":    {"JwtHs256SecretId", "JWT_HS256_SECRET_ID"},
 	"WebhookFunction":   {"WebhookSealingKeySecretId", "WEBHOOK_SEALING_KEY_SECRET_ID"},
 	"ProcessorFunction": {"WebhookSealingKeySecretId", "WEBHOOK_SEALING_KEY_SECRET_ID"},
+	// The sealing key opens publishers' App Store Connect keys.
+	"AppleBackfillFunction": {"WebhookSealingKeySecretId", "WEBHOOK_SEALING_KEY_SECRET_ID"},
 }
 
 // A secret's value is never in the template or a function's environment:

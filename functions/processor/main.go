@@ -51,7 +51,8 @@ func main() {
 		// Connect keys open with the sealing key; the API is Apple's own
 		// hosts, and what it signs is trusted under Apple Root CA - G3 only.
 		sealer := webhook.NewRotatingSealer(config.SealingKeys(context.Background(), secrets.NewClient(awsCfg, cfg.Endpoints.SecretsManager), cfg.SealingKeySecretID))
-		clients := appstoreapi.NewClients(appstoreapi.NewKeys(dynamo.NewOperatorStore(table), sealer), config.Must(apple.NewVerifier()), "", appstoreapi.DefaultClientTTL)
+		connector := appstoreapi.NewConnector(appstoreapi.NewKeys(dynamo.NewOperatorStore(table), sealer), config.Must(apple.NewVerifier()), "")
+		clients := appstoreapi.NewClients(connector, appstoreapi.DefaultClientTTL)
 		directory := directorycache.New(dynamo.NewDirectory(table), cfg.AuthCacheTTL, directorycache.DefaultChainTTL)
 		live := appstore.NewLiveCheck(directory, dynamo.NewNotificationStore(table, appstore.DefaultRetention), clients)
 		opts = append(opts, transfer.WithAppleCheck(live))

@@ -32,7 +32,7 @@ const DefaultLiveCheckDeadline = 10 * time.Second
 // Clients gives the API client of a publisher's app in an environment;
 // *appstoreapi.Clients is one.
 type Clients interface {
-	Client(ctx context.Context, publisher transfer.PublisherID, bundleID, environment string) (*appstoreapi.Client, error)
+	Client(ctx context.Context, publisher transfer.PublisherID, app transfer.AppleApp, environment string) (*appstoreapi.Client, error)
 }
 
 // LiveCheck asks Apple about a purchase and stores what it says.
@@ -81,7 +81,7 @@ func (l *LiveCheck) ask(ctx context.Context, p transfer.Purchase, app transfer.A
 			continue
 		}
 		tried = append(tried, env)
-		client, err := l.clients.Client(ctx, p.PublisherID, app.BundleID, env)
+		client, err := l.clients.Client(ctx, p.PublisherID, app, env)
 		if err != nil {
 			return apple.Notification{}, err
 		}

@@ -34,6 +34,7 @@ var readers = map[string]reader{
 	"ProcessorFunction":          readerOf(config.ReadProcessor),
 	"SweeperFunction":            readerOf(config.ReadSweeper),
 	"WebhookFunction":            readerOf(config.ReadWebhook),
+	"AppleBackfillFunction":      readerOf(config.ReadAppleBackfill),
 }
 
 // A variable a function reads but the template does not declare is unset in
@@ -261,5 +262,36 @@ func TestReadTransferLimits(t *testing.T) {
 	}
 	if _, err := read(map[string]string{"MAX_UNFINISHED_PER_CUSTOMER": "-1"}); err == nil || !strings.Contains(err.Error(), "MAX_UNFINISHED_PER_CUSTOMER") {
 		t.Errorf("a negative limit: %v, want an error naming it", err)
+	}
+}
+
+func TestReadAppleBackfill(t *testing.T) {
+	env := func(vars map[string]string) func(string) string {
+		return func(name string) string { return vars[name] }
+	}
+	base := map[string]string{"TABLE_NAME": "t", "WEBHOOK_SEALING_KEY_SECRET_ID": "s"}
+	c, err := config.ReadAppleBackfill(env(base))
+	if err != nil || c.Window != 6*time.Hour || c.AppleAPIBaseURL != "" || c.Retention != 190*24*time.Hour {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	for name, value := range map[string]string{
+		"BACKFILL_WINDOW_HOURS": "0",
+		"APPLE_API_BASE_URL":    "http://api.example.com",
+	} {
+		vars := map[string]string{name: value}
+		for k, v := range base {
+			vars[k] = v
+		}
+		if _, err := config.ReadAppleBackfill(env(vars)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v", name, value, err)
+		}
+	}
+	c, err = config.ReadAppleBackfill(env(map[string]string{"TABLE_NAME": "t", "WEBHOOK_SEALING_KEY_SECRET_ID": "s",
+		"APPLE_API_BASE_URL": "http://127.0.0.1:8123", "BACKFILL_WINDOW_HOURS": "24"}))
+	if err != nil || c.Window != 24*time.Hour || c.AppleAPIBaseURL != "http://127.0.0.1:8123" {
+		t.Errorf("a loopback stand-in: %+v, %v", c, err)
+	}
+	if _, err := config.ReadAppleBackfill(env(nil)); err == nil || !strings.Contains(err.Error(), "WEBHOOK_SEALING_KEY_SECRET_ID") {
+		t.Errorf("without the sealing key's secret: %v", err)
 	}
 }

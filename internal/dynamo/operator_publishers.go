@@ -97,8 +97,40 @@ func (s *OperatorStore) PublisherInfo(ctx context.Context, id transfer.Publisher
 // Scan is not part of API, which is what the request path uses; the real
 // client has it.
 func (s *OperatorStore) Publishers(ctx context.Context) ([]operator.PublisherInfo, error) {
-	e, err := expression.NewBuilder().
-		WithFilter(expression.Name(attrSK).Equal(expression.Value(skPublisher))).Build()
+	items, err := s.scanPublishers(ctx, expression.Name(attrSK).Equal(expression.Value(skPublisher)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]operator.PublisherInfo, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.info())
+	}
+	return out, nil
+}
+
+// ApplePublishers lists the publishers that have an Apple app, for the
+// scheduled backfill (appstore.PublisherLister). Like Publishers it scans the
+// table, as no index of publishers exists: once per scheduled run (hourly,
+// say), its read capacity is that of the table's size, which an hourly job
+// can afford; the filter drops every other item before the answer, not
+// before the read.
+func (s *OperatorStore) ApplePublishers(ctx context.Context) ([]transfer.Publisher, error) {
+	items, err := s.scanPublishers(ctx, expression.Name(attrSK).Equal(expression.Value(skPublisher)).
+		And(expression.AttributeExists(expression.Name("apple"))))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]transfer.Publisher, 0, len(items))
+	for _, it := range items {
+		if p := it.publisher(); p.Apple != nil {
+			out = append(out, *p)
+		}
+	}
+	return out, nil
+}
+
+func (s *OperatorStore) scanPublishers(ctx context.Context, filter expression.ConditionBuilder) ([]publisherItem, error) {
+	e, err := expression.NewBuilder().WithFilter(filter).Build()
 	if err != nil {
 		return nil, fmt.Errorf("build expression: %w", err)
 	}
@@ -112,7 +144,7 @@ func (s *OperatorStore) Publishers(ctx context.Context) ([]operator.PublisherInf
 		ExpressionAttributeNames:  e.Names(),
 		ExpressionAttributeValues: e.Values(),
 	})
-	var out []operator.PublisherInfo
+	var out []publisherItem
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -122,9 +154,7 @@ func (s *OperatorStore) Publishers(ctx context.Context) ([]operator.PublisherInf
 		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
 			return nil, fmt.Errorf("decode publishers: %w", err)
 		}
-		for _, it := range items {
-			out = append(out, it.info())
-		}
+		out = append(out, items...)
 	}
 	return out, nil
 }
