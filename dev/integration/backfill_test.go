@@ -2,11 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/http/httptest"
 	"strconv"
@@ -17,9 +12,7 @@ import (
 	"github.com/acme/purchase-transfer/dev/appstoresim"
 	"github.com/acme/purchase-transfer/internal/apple"
 	"github.com/acme/purchase-transfer/internal/appstore"
-	"github.com/acme/purchase-transfer/internal/appstoreapi"
 	"github.com/acme/purchase-transfer/internal/transfer"
-	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 // backfillEnv is an env whose service reaches the App Store Server API
@@ -63,23 +56,11 @@ func (b *backfillEnv) applePublisher(withKey, known bool) publisher {
 	if !withKey {
 		return p
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.t.Fatal(err)
+	sim := b.sim
+	if !known {
+		sim = nil
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	issuer := "7c2a1b3e-0d4f-4a5b-9c6d-" + fmt.Sprintf("%012d", newID()%1e12)
-	keyID := strings.ToUpper(rand.Text()[:10])
-	keys := appstoreapi.NewKeys(b.svc.Stores.Operator, webhook.NewRotatingSealer(b.svc.Config.Webhook.SealingKeys))
-	if _, err := keys.Set(ctx, p.id, issuer, keyID, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-		b.t.Fatal(err)
-	}
-	if known {
-		b.sim.AddKey(issuer, keyID, &priv.PublicKey)
-	}
+	setAppStoreKey(b.t, b.env, sim, p, b.svc.Config.Webhook.SealingKeys)
 	return p
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/purchase-transfer/dev/appstoresim"
 	"github.com/acme/purchase-transfer/dev/awscalls"
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
@@ -67,9 +66,8 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		Egress:         egress.Local,
 	}
 	// Apple's App Store Server API, for the processor's live check.
-	appStoreSim := appstoresim.New(appleRoot, appstoresim.App{BundleID: testBundleID, AppAppleID: testAppAppleID, Environment: apple.EnvironmentSandbox})
-	appStore := httptest.NewServer(appStoreSim)
-	t.Cleanup(appStore.Close)
+	// (The stand-in of the scheduled backfill too: its URL is in e's config.)
+	bf := withAppStore(e)
 	// function is the service as one function wires it, its AWS requests
 	// recorded under its logical id: the secrets it reads too, read through
 	// its own clients as its main reads them.
@@ -86,7 +84,6 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		case "ProcessorFunction":
 			// The live check opens App Store Connect keys with it.
 			c.Webhook.SealingKeys = config.SealingKeys(ctx, clients.SecretsManager, sealingKeyID)
-			c.Apple.APIBaseURL = appStore.URL
 		}
 		if edit != nil {
 			edit(&c)
@@ -139,10 +136,10 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		Apple: &transfer.AppleApp{BundleID: testBundleID, AppAppleID: testAppAppleID, Environments: []string{transfer.EnvironmentSandbox}}}); err != nil {
 		t.Fatal(err)
 	}
-	setAppStoreKey(t, e, appStoreSim, checked, e.svc.Config.Webhook.SealingKeys)
+	setAppStoreKey(t, e, bf.sim, checked, e.svc.Config.Webhook.SealingKeys)
 	checkedCustomers := e.seedCustomers(checked, 2)
 	checkedPurchase := e.seedPurchase(checked, checkedCustomers[0], transfer.StateActive, time.Now().Add(time.Hour))
-	appStoreSim.AddTransaction(appleTransaction(checkedPurchase.TransactionIDs[0], checkedPurchase.OriginalTransactionID, time.Now().Add(-time.Hour), time.Now().Add(2*time.Hour)))
+	bf.sim.AddTransaction(appleTransaction(checkedPurchase.TransactionIDs[0], checkedPurchase.OriginalTransactionID, time.Now().Add(-time.Hour), time.Now().Add(2*time.Hour)))
 	later := time.Now().Add(time.Hour)
 	moved := e.seedPurchase(pub, a, transfer.StateActive, later)
 	rolledBack := e.seedPurchase(pub, a, transfer.StateActive, later)
@@ -260,9 +257,10 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 	notify(note{typ: apple.TypeDidRenew, tx: newTxID(), otx: newTxID(), expires: later})
 
 	// The scheduled Apple backfill: publishers listed (the one above has an
-	// app but no key), a key opened, a missed renewal applied, then again
-	// (already seen).
-	bf := withAppStore(e)
+	// app but no key; the live-checked one has nothing missed), a key
+	// opened, a missed renewal applied, then again (already seen). Both
+	// publishers with a key have the stand-in's one app, so the missed
+	// renewal is in each one's history.
 	bfPub := bf.applePublisher(true, true)
 	bfOwned := e.seedPurchase(bfPub, e.seedCustomers(bfPub, 1)[0], transfer.StateActive, later)
 	bf.renewalOf(bfOwned.OriginalTransactionID, time.Now().Add(-time.Hour), later.Add(time.Hour), false)
@@ -272,7 +270,7 @@ func TestIAMGrantsAreTheCallsMade(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if rep, err := job.Run(ctx); err != nil || rep.Backfills != 1 || rep.Notifications.Seen != 1 {
+		if rep, err := job.Run(ctx); err != nil || rep.Backfills != 2 || rep.Notifications.Seen != 2 {
 			t.Fatalf("scheduled backfill: %+v, %v", rep, err)
 		}
 	}

@@ -7,9 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,8 +83,8 @@ func newLiveEnv(t *testing.T, opts ...envOption) *liveEnv {
 	return &liveEnv{env: e, sim: sim, down: &down, asked: &asked, pub: p, users: e.seedCustomers(p, 2)}
 }
 
-// setAppStoreKey gives publisher p an App Store Connect key, sealed with
-// sealing as transferctl seals it, that sim accepts.
+// setAppStoreKey gives publisher p a fresh App Store Connect key, sealed with
+// sealing as transferctl seals it, that sim accepts (nil: no stand-in knows it).
 func setAppStoreKey(t *testing.T, e *env, sim *appstoresim.Server, p publisher, sealing webhook.SealingKeys) {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -93,14 +95,14 @@ func setAppStoreKey(t *testing.T, e *env, sim *appstoresim.Server, p publisher, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer, keyID := "57246542-96fe-1a63-e053-0824d011072a", "LIVE"+strconv.FormatInt(newID()%1_000_000, 10)
-	for len(keyID) < 10 {
-		keyID += "0"
-	}
-	sim.AddKey(issuer, keyID, &priv.PublicKey)
+	issuer := "7c2a1b3e-0d4f-4a5b-9c6d-" + fmt.Sprintf("%012d", newID()%1e12)
+	keyID := strings.ToUpper(rand.Text()[:10])
 	keys := appstoreapi.NewKeys(e.svc.Stores.Operator, webhook.NewRotatingSealer(sealing))
 	if _, err := keys.Set(context.Background(), p.id, issuer, keyID, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
 		t.Fatal(err)
+	}
+	if sim != nil {
+		sim.AddKey(issuer, keyID, &priv.PublicKey)
 	}
 }
 
