@@ -104,6 +104,9 @@ func (t *Tally) Counts() map[string]int {
 type Injector struct {
 	Faults Faults
 	Tally  *Tally
+	// Meter, when set, counts every round trip that reaches the emulators
+	// and its duration (an injected fault's is not one).
+	Meter  *Meter
 	healed atomic.Bool
 	mu     sync.Mutex
 	rnd    *rand.Rand
@@ -179,7 +182,9 @@ func (t *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if op == "TransactWriteItems" && t.in.fire(f.Conflict, FaultConflict) {
 		return conflictAnswer(req)
 	}
+	sent := time.Now()
 	resp, err := t.base.RoundTrip(req)
+	t.in.Meter.Observe(roundTripName(req), time.Since(sent))
 	if err != nil {
 		return resp, err
 	}
@@ -190,6 +195,21 @@ func (t *faultyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("soak: injected: %w", errReset)
 	}
 	return resp, nil
+}
+
+// roundTripName is "dynamodb UpdateItem", "sqs ReceiveMessage", or the
+// request's host and path for anything else (Secrets Manager is read once).
+func roundTripName(req *http.Request) string {
+	service, op, ok := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
+	switch {
+	case !ok:
+		return "other " + req.URL.Path
+	case strings.HasPrefix(service, "DynamoDB"):
+		return "dynamodb " + op
+	case service == "AmazonSQS":
+		return "sqs " + op
+	}
+	return strings.ToLower(service) + " " + op
 }
 
 func drain(req *http.Request) {

@@ -25,7 +25,9 @@ type Report struct {
 	// Webhooks are the deliveries each receiver accepted.
 	Webhooks   map[string]int
 	violations map[string][]string
-	Capacity   *CapacityResult
+	// Meters are each process role's round trips, batches and messages.
+	Meters   map[string]map[string]Tick
+	Capacity *CapacityResult
 }
 
 func newReport(w *world, faults *Tally, results map[string]int, receivers []*receiver, load, drain time.Duration) *Report {
@@ -99,6 +101,7 @@ func (r *Report) print(out io.Writer) {
 	for _, k := range sortedKeys(r.Restarts) {
 		p("  consumer processes restarted (%s)%*s %d\n", k, 48-len("consumer processes restarted ()")-len(k), "", r.Restarts[k])
 	}
+	printMeters(out, r.Meters, r.Load+r.Drain)
 	if r.Capacity != nil {
 		r.Capacity.print(out)
 	}

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/acme/purchase-transfer/dev/emulator"
 	"github.com/acme/purchase-transfer/dev/inprocess"
 	"github.com/acme/purchase-transfer/dev/localaws"
@@ -101,9 +103,11 @@ func RunRole(ctx context.Context, rc RoleConfig, in *Injector) error {
 	case RoleProcessor:
 		h = svc.ProcessorBatchHandler(svc.WebhookAnnouncement(faulty)...)
 	case RoleWebhook:
-		if h, err = svc.WebhookBatchHandler(faulty); err != nil {
+		w, err := svc.WebhookWorker(faulty)
+		if err != nil {
 			return err
 		}
+		h = queue.WebhookBatchHandler(meteredWorker{w, in.Meter}, svc.WebhookQueue(faulty))
 		url = rc.WebhookQueueURL
 	default:
 		return fmt.Errorf("soak: unknown role %q", rc.Role)
@@ -111,17 +115,52 @@ func RunRole(ctx context.Context, rc RoleConfig, in *Injector) error {
 	// The poller's own receive and delete go through the faulty client too:
 	// a delete lost is a redelivery.
 	inprocess.Pollers{N: rc.Pollers, Poller: queue.Poller{
-		SQS: faulty.SQS, QueueURL: url, Handler: in.Messages(h, stack.Clients.SQS, url),
+		SQS: faulty.SQS, QueueURL: url, Handler: meterBatches(in.Meter, in.Messages(h, stack.Clients.SQS, url)),
 		Wait: time.Second, Timeout: rc.Timeout,
 	}}.Run(ctx)
 	return nil
 }
 
-// ReportFaults makes a consumer process write each fault it injects to w as
+// meterBatches counts the batches a consumer handles, their records, and
+// how long each took from its hand-over to its answer (the poller deletes
+// the messages done after that): with MaximumConcurrency batches at once,
+// a batch's wall time is what bounds the queue's throughput.
+func meterBatches(m *Meter, h queue.BatchHandler) queue.BatchHandler {
+	return func(ctx context.Context, event events.SQSEvent) (events.SQSEventResponse, error) {
+		start := time.Now()
+		resp, err := h(ctx, event)
+		m.Observe("batch", time.Since(start))
+		m.Count("batch records", len(event.Records))
+		m.Count("batch records failed (come back)", len(resp.BatchItemFailures))
+		return resp, err
+	}
+}
+
+// meteredWorker counts the webhook queue's messages by kind and what came of
+// each, with how long each took.
+type meteredWorker struct {
+	w *webhook.Worker
+	m *Meter
+}
+
+func (mw meteredWorker) Handle(ctx context.Context, msg webhook.Message) (webhook.Outcome, error) {
+	start := time.Now()
+	out, err := mw.w.Handle(ctx, msg)
+	what := "done"
+	switch {
+	case err != nil:
+		what = "error"
+	case out.RetryIn > 0:
+		what = "retry later"
+	}
+	mw.m.Observe(fmt.Sprintf("message %s: %s", msg.Kind, what), time.Since(start))
+	return out, err
+}
+
+// reportFaults makes a consumer process write each fault it injects to w as
 // one JSON line, which the soak counts (a process killed loses nothing
-// already written).
-func ReportFaults(t *Tally, w io.Writer) {
-	var mu sync.Mutex
+// already written); mu serializes its lines with the process's other reports.
+func reportFaults(t *Tally, w io.Writer, mu *sync.Mutex) {
 	enc := json.NewEncoder(w)
 	t.OnAdd = func(kind string) {
 		mu.Lock()
@@ -143,6 +182,8 @@ type consumers struct {
 	logFile *os.File
 	healed  bool
 	tally   *Tally
+	// meter sums what the processes report of their round trips and batches.
+	meter *Meter
 
 	mu       sync.Mutex
 	running  map[int]*emulator.Child
@@ -151,7 +192,7 @@ type consumers struct {
 }
 
 func startConsumers(ctx context.Context, self string, rc RoleConfig, n int, logFile *os.File, tally *Tally) (*consumers, error) {
-	c := &consumers{role: rc.Role, self: self, config: rc, logFile: logFile, tally: tally, running: map[int]*emulator.Child{}}
+	c := &consumers{role: rc.Role, self: self, config: rc, logFile: logFile, tally: tally, meter: NewMeter(), running: map[int]*emulator.Child{}}
 	for slot := range n {
 		c.wg.Go(func() { c.keep(ctx, slot) })
 	}
@@ -207,10 +248,20 @@ func (c *consumers) keep(ctx context.Context, slot int) {
 
 func (c *consumers) count(r io.Reader) {
 	s := bufio.NewScanner(r)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
 	for s.Scan() {
-		var l faultLine
-		if json.Unmarshal(s.Bytes(), &l) == nil && l.Fault != "" {
+		var l struct {
+			faultLine
+			meterLine
+		}
+		if json.Unmarshal(s.Bytes(), &l) != nil {
+			continue
+		}
+		if l.Fault != "" {
 			c.tally.Add(l.Fault)
+		}
+		if l.Meter != nil {
+			c.meter.Add(l.Meter)
 		}
 	}
 }

@@ -58,6 +58,7 @@ type Options struct {
 func Run(ctx context.Context, opt Options) (*Report, error) {
 	faults := NewTally()
 	in := NewInjector(opt.Faults, faults, opt.Seed)
+	in.Meter = NewMeter()
 	fmt.Fprintf(opt.Out, "soak: starting DynamoDB Local and ElasticMQ (logs in %s) ...\n", opt.LogDir)
 	e, err := startEnv(ctx, opt, in)
 	if err != nil {
@@ -137,6 +138,11 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	rep := newReport(w, faults, results, receivers, loadTook, drainTook)
 	for _, c := range cons {
 		rep.Restarts[c.role] = c.restarts
+	}
+	// Taken before the capacity measurement, which is not the soak's load.
+	rep.Meters = map[string]map[string]Tick{"soak (API, sweepers)": in.Meter.Snapshot()}
+	for _, c := range cons {
+		rep.Meters[c.role] = c.meter.Snapshot()
 	}
 	if opt.Capacity > 0 {
 		fmt.Fprintf(opt.Out, "soak: measuring capacity (%s end to end, %s raw) ...\n", opt.Capacity, opt.Capacity)
@@ -267,8 +273,11 @@ func RoleMain(role string) error {
 		return fmt.Errorf("soak: started as %s with the configuration of %s", role, rc.Role)
 	}
 	t := NewTally()
-	ReportFaults(t, os.Stdout)
+	var out sync.Mutex
+	reportFaults(t, os.Stdout, &out)
 	in := NewInjector(rc.Faults, t, rc.Seed^uint64(os.Getpid()))
+	in.Meter = NewMeter()
+	go reportMeter(in.Meter, os.Stdout, &out, time.Second, nil)
 	go func() { <-healed; in.Heal() }()
 	return RunRole(context.Background(), rc, in)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/config"
 	"github.com/acme/purchase-transfer/internal/directorycache"
+	"github.com/acme/purchase-transfer/internal/telemetry"
 	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
@@ -62,6 +63,20 @@ type env struct {
 	apiURL    string
 	server    *http.Server
 	role      RoleConfig // the consumers' base configuration
+	meter     *Meter     // the soak process's counts (its injector's)
+}
+
+// countedSweeper counts what a sweeper re-sent.
+type countedSweeper struct {
+	s     telemetry.Sweeper
+	m     *Meter
+	label string
+}
+
+func (c countedSweeper) Sweep(ctx context.Context) (int, error) {
+	n, err := c.s.Sweep(ctx)
+	c.m.Count(c.label, n)
+	return n, err
 }
 
 func startEnv(ctx context.Context, opt Options, in *Injector) (*env, error) {
@@ -69,7 +84,7 @@ func startEnv(ctx context.Context, opt Options, in *Injector) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{stack: stack, clean: stack.Clients, timeouts: stack.FunctionTimeouts()}
+	e := &env{stack: stack, clean: stack.Clients, timeouts: stack.FunctionTimeouts(), meter: in.Meter}
 	if err := e.setUp(ctx, opt, in); err != nil {
 		return nil, errors.Join(err, e.stop())
 	}
@@ -146,7 +161,7 @@ func (e *env) serve() error {
 func (e *env) sweep(ctx context.Context) {
 	go inprocess.SweepEvery(ctx, sweepEvery, e.timeouts["SweeperFunction"], e.svc.Sweeper(e.svc.Queue(e.faulty)))
 	if r := e.svc.Redispatcher(e.faulty); r != nil {
-		go inprocess.SweepEvery(ctx, sweepEvery, e.timeouts["SweeperFunction"], r)
+		go inprocess.SweepEvery(ctx, sweepEvery, e.timeouts["SweeperFunction"], countedSweeper{r, e.meter, "webhook events re-dispatched"})
 	}
 }
 

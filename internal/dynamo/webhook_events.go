@@ -106,25 +106,47 @@ func (s *EventStore) MarkDispatched(ctx context.Context, ev webhook.Event, at ti
 	return nil
 }
 
-// PendingEvents lists events not dispatched since before, shard by shard.
-// The index is eventually consistent: an event dispatched a moment ago may
-// still be listed, which costs one idempotent dispatch.
-func (s *EventStore) PendingEvents(ctx context.Context, before time.Time, limit int) ([]webhook.EventKey, error) {
-	var items []eventItem
-	if err := s.queryShards(ctx, shardedIndex{IndexPendingEvents, attrPendingShard, pendingShardPrefix, attrPendingSince}, before, limit, &items); err != nil {
+// PendingEvents lists events not dispatched since before, shard by shard,
+// then reads them (one consistent BatchGetItem): the index is eventually
+// consistent, and an event dispatched or re-dispatched a moment ago, still
+// listed there, would cost a needless dispatch message; the read also gives
+// when each event was recorded, which the index does not hold.
+func (s *EventStore) PendingEvents(ctx context.Context, before time.Time, limit int) ([]webhook.PendingEvent, error) {
+	var listed []eventItem
+	if err := s.queryShards(ctx, shardedIndex{IndexPendingEvents, attrPendingShard, pendingShardPrefix, attrPendingSince}, before, limit, &listed); err != nil {
 		return nil, fmt.Errorf("query pending events: %w", err)
 	}
-	out := make([]webhook.EventKey, len(items))
-	for i, it := range items {
-		out[i] = webhook.EventKey{PublisherID: transfer.PublisherID(it.PublisherID), SynchronizationID: it.SynchronizationID}
+	var out []webhook.PendingEvent
+	for start := 0; start < len(listed); start += batchGetSize {
+		chunk := listed[start:min(start+batchGetSize, len(listed))]
+		keys := make([]key, len(chunk))
+		for i, it := range chunk {
+			keys[i] = eventKey(transfer.PublisherID(it.PublisherID), it.SynchronizationID, webhook.TopicSyncResult)
+		}
+		got, err := s.batchGet(ctx, keys, true)
+		if err != nil {
+			return nil, fmt.Errorf("read pending events: %w", err)
+		}
+		for _, k := range keys {
+			var ev eventItem
+			if ok, err := unmarshalFound(got, k, &ev); err != nil {
+				return nil, err
+			} else if !ok || ev.PendingShard == "" || ev.PendingSince >= before.UnixMilli() {
+				continue
+			}
+			out = append(out, webhook.PendingEvent{
+				EventKey:  webhook.EventKey{PublisherID: transfer.PublisherID(ev.PublisherID), SynchronizationID: ev.SynchronizationID},
+				CreatedAt: ev.CreatedAt,
+			})
+		}
 	}
 	return out, nil
 }
 
-// Redispatched moves a pending event to the back of the index.
-func (s *EventStore) Redispatched(ctx context.Context, k webhook.EventKey, at time.Time) error {
+// Redispatched moves a pending event in the index to since.
+func (s *EventStore) Redispatched(ctx context.Context, k webhook.EventKey, since time.Time) error {
 	err := s.updateIf(ctx, eventKey(k.PublisherID, k.SynchronizationID, webhook.TopicSyncResult),
-		expression.Set(expression.Name(attrPendingSince), expression.Value(at.UnixMilli())),
+		expression.Set(expression.Name(attrPendingSince), expression.Value(since.UnixMilli())),
 		expression.AttributeExists(expression.Name(attrPendingShard)))
 	if err != nil && !errors.Is(err, errConditionFailed) {
 		return fmt.Errorf("mark redispatched: %w", err)

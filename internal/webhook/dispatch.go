@@ -140,7 +140,29 @@ func NewRedispatcher(s PendingEventStore, q DispatchQueue, grace time.Duration, 
 	return r
 }
 
-// Sweep re-dispatches every pending event past its grace and says how many.
+// MaxRedispatchInterval bounds the wait between two re-dispatches of an
+// event that stays pending (see Redispatcher.next).
+const MaxRedispatchInterval = time.Hour
+
+// next is the place in the index of an event re-dispatched now: it is found
+// again once it has waited as long again as it has so far (at most
+// MaxRedispatchInterval more). An event stays pending while its dispatch
+// message waits in the queue, and the sweeper cannot tell that from a
+// hand-off that was lost: at a fixed interval, a backlog older than the
+// grace would get one more dispatch message per event per interval, each
+// one growing the backlog that caused it (the 10-minute soak's webhook queue
+// grew by ten thousand messages after its load had stopped). Doubling the
+// wait bounds those copies to a few per event however long the backlog
+// lasts, and still sends a lost hand-off again after the grace.
+func (r *Redispatcher) next(e PendingEvent, now time.Time) time.Time {
+	waited := max(now.Sub(e.CreatedAt), r.grace)
+	// Listed again when since is older than the grace: since + grace is
+	// when the next re-dispatch is due.
+	return now.Add(min(waited, MaxRedispatchInterval) - r.grace)
+}
+
+// Sweep re-dispatches every pending event past its grace (or past the
+// longer wait after its last re-dispatch) and says how many.
 func (r *Redispatcher) Sweep(ctx context.Context) (int, error) {
 	swept := 0
 	for {
@@ -150,10 +172,11 @@ func (r *Redispatcher) Sweep(ctx context.Context) (int, error) {
 			return swept, err
 		}
 		var errs []error
-		for _, k := range pending {
-			// The grace restarts before the message is sent: a failed send is
+		for _, e := range pending {
+			k := e.EventKey
+			// The wait restarts before the message is sent: a failed send is
 			// found again next time, never retried in a loop.
-			if err := r.store.Redispatched(ctx, k, now); err != nil {
+			if err := r.store.Redispatched(ctx, k, r.next(e, now)); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -85,10 +85,20 @@ type FanoutStore interface {
 // PendingEventStore is what the Redispatcher needs: the events whose
 // dispatch may have been lost, and the restart of their grace.
 type PendingEventStore interface {
-	// PendingEvents lists events not dispatched (nor re-dispatched) since before.
-	PendingEvents(ctx context.Context, before time.Time, limit int) ([]EventKey, error)
-	// Redispatched restarts an event's grace period, if it is still pending.
-	Redispatched(ctx context.Context, k EventKey, at time.Time) error
+	// PendingEvents lists events still pending whose place in the index
+	// (their finalization, or what the last re-dispatch set) is before
+	// before.
+	PendingEvents(ctx context.Context, before time.Time, limit int) ([]PendingEvent, error)
+	// Redispatched moves an event's place in the index to since, if it is
+	// still pending: it is listed again once since is older than the grace.
+	Redispatched(ctx context.Context, k EventKey, since time.Time) error
+}
+
+// PendingEvent is an event the sweeper may have to dispatch again.
+type PendingEvent struct {
+	EventKey
+	// CreatedAt is when the event was recorded (its finalization).
+	CreatedAt time.Time
 }
 
 // EventStore is the storage of events and their fan-out.
