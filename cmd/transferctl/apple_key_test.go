@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 
+	"github.com/acme/purchase-transfer/dev/appstoresim"
 	"github.com/acme/purchase-transfer/internal/appstoreapi"
 	"github.com/acme/purchase-transfer/internal/webhook"
 )
@@ -27,15 +24,11 @@ const (
 // newP8 is a fresh App Store Connect key file and its key.
 func newP8(t *testing.T) (*ecdsa.PrivateKey, string) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, p8, err := appstoresim.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return priv, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	return priv, string(p8)
 }
 
 // appleKeyShown is `publisher apple show --json`'s key.

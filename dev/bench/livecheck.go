@@ -2,11 +2,7 @@ package bench
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -87,17 +83,13 @@ func (e *Env) newLivePublisher(ctx context.Context, agreeing, differing int) (*l
 		return nil, err
 	}
 	sealing := config.SealingKeys(ctx, e.stack.Clients.SecretsManager, secretID)
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	priv, p8, err := appstoresim.NewKey()
 	if err != nil {
 		return nil, err
 	}
 	const issuer, keyID = "57246542-96fe-1a63-e053-0824d011072a", "BENCHLIVE1"
 	if _, err := appstoreapi.NewKeys(store, webhook.NewRotatingSealer(sealing)).Set(ctx, lp.id, issuer, keyID,
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+		p8); err != nil {
 		return nil, err
 	}
 

@@ -2,11 +2,7 @@ package integration_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -87,18 +83,14 @@ func newLiveEnv(t *testing.T, opts ...envOption) *liveEnv {
 // sealing as transferctl seals it, that sim accepts (nil: no stand-in knows it).
 func setAppStoreKey(t *testing.T, e *env, sim *appstoresim.Server, p publisher, sealing webhook.SealingKeys) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	priv, p8, err := appstoresim.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	issuer := "7c2a1b3e-0d4f-4a5b-9c6d-" + fmt.Sprintf("%012d", newID()%1e12)
 	keyID := strings.ToUpper(rand.Text()[:10])
 	keys := appstoreapi.NewKeys(e.svc.Stores.Operator, webhook.NewRotatingSealer(sealing))
-	if _, err := keys.Set(context.Background(), p.id, issuer, keyID, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+	if _, err := keys.Set(context.Background(), p.id, issuer, keyID, p8); err != nil {
 		t.Fatal(err)
 	}
 	if sim != nil {

@@ -4,12 +4,8 @@ package lambdarie_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
@@ -46,17 +42,13 @@ func TestAppleBackfillUnderLambda(t *testing.T) {
 	if err := stack.PutSecret(ctx, secretID, sealing); err != nil {
 		t.Fatal(err)
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	priv, p8, err := appstoresim.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	issuer, keyID := "1e5c7a52-3b0d-4c6e-8f21-9a0b1c2d3e4f", strings.ToUpper(rand.Text()[:10])
 	keys := appstoreapi.NewKeys(d.store, webhook.NewRotatingSealer(config.SealingKeys(ctx, stack.Clients.SecretsManager, secretID)))
-	if _, err := keys.Set(ctx, d.publisher, issuer, keyID, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+	if _, err := keys.Set(ctx, d.publisher, issuer, keyID, p8); err != nil {
 		t.Fatal(err)
 	}
 	root, err := localroot.New()

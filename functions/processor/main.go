@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
@@ -48,9 +47,11 @@ func main() {
 	}
 	if cfg.SealingKeySecretID != "" {
 		// The live check of verifyWithApple publishers: their App Store
-		// Connect keys open with the sealing key; the API is Apple's own
+		// Connect keys open with the sealing key, read on first use (a cold
+		// start of a deployment without such publishers never waits for it);
+		// the API is Apple's own
 		// hosts, and what it signs is trusted under Apple Root CA - G3 only.
-		sealer := webhook.NewRotatingSealer(config.SealingKeys(context.Background(), secrets.NewClient(awsCfg, cfg.Endpoints.SecretsManager), cfg.SealingKeySecretID))
+		sealer := webhook.NewRotatingSealer(config.SealingKeysOnUse(secrets.NewClient(awsCfg, cfg.Endpoints.SecretsManager), cfg.SealingKeySecretID))
 		connector := appstoreapi.NewConnector(appstoreapi.NewKeys(dynamo.NewOperatorStore(table), sealer), config.Must(apple.NewVerifier()), "")
 		clients := appstoreapi.NewClients(connector, appstoreapi.DefaultClientTTL)
 		directory := directorycache.New(dynamo.NewDirectory(table), cfg.AuthCacheTTL, directorycache.DefaultChainTTL)

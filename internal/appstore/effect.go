@@ -20,13 +20,8 @@ type effect struct {
 // The owner is never touched: a notification tells what Apple knows of the
 // purchase, never who owns it here.
 func Apply(before *transfer.Purchase, n apple.Notification, app transfer.AppleApp, now time.Time) (*Change, Outcome) {
-	t := n.Transaction
-	if t == nil || t.Type == apple.ProductConsumable {
-		// A consumable is used up, not owned: there is nothing to keep true.
-		return nil, OutcomeRecorded
-	}
-	if outOfOrder(before, n) {
-		return nil, OutcomeOutOfOrder
+	if out, skip := skipped(before, n); skip {
+		return nil, out
 	}
 	eff, ok := effectOf(n)
 	if !ok {
@@ -48,12 +43,8 @@ func Apply(before *transfer.Purchase, n apple.Notification, app transfer.AppleAp
 // always applies, unless it is older than what the purchase reflects or it
 // leaves the purchase as it is (nil, nothing to write).
 func Current(before *transfer.Purchase, n apple.Notification, app transfer.AppleApp, now time.Time) (*Change, Outcome) {
-	t := n.Transaction
-	if t == nil || t.Type == apple.ProductConsumable {
-		return nil, OutcomeRecorded
-	}
-	if outOfOrder(before, n) {
-		return nil, OutcomeOutOfOrder
+	if out, skip := skipped(before, n); skip {
+		return nil, out
 	}
 	change, outcome := changeOf(before, n, app, stateOf(n, now))
 	if before != nil && sameState(*before, change.After) {
@@ -62,10 +53,18 @@ func Current(before *transfer.Purchase, n apple.Notification, app transfer.Apple
 	return change, outcome
 }
 
-// outOfOrder: Apple signed n before the last of its words the purchase
-// reflects, so n may only roll it back.
-func outOfOrder(before *transfer.Purchase, n apple.Notification) bool {
-	return before != nil && time.UnixMilli(n.Payload.SignedDate).UTC().Before(before.AppleSignedAt)
+// skipped tells whether n can change nothing of before, and the outcome to
+// record then: it names no transaction, or a consumable (used up, not owned:
+// nothing to keep true); or Apple signed it before the last of its words the
+// purchase reflects, so it could only roll it back.
+func skipped(before *transfer.Purchase, n apple.Notification) (Outcome, bool) {
+	switch t := n.Transaction; {
+	case t == nil || t.Type == apple.ProductConsumable:
+		return OutcomeRecorded, true
+	case before != nil && time.UnixMilli(n.Payload.SignedDate).UTC().Before(before.AppleSignedAt):
+		return OutcomeOutOfOrder, true
+	}
+	return "", false
 }
 
 // changeOf is the purchase before with the effect eff of n applied.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/acme/purchase-transfer/dev/appstoresim"
 	"github.com/acme/purchase-transfer/internal/appstoreapi"
 )
 
@@ -28,15 +29,10 @@ const (
 // newKey is a fresh key as App Store Connect hands it out, and its .p8.
 func newKey(t testing.TB) (appstoreapi.Key, []byte) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, p8, err := appstoresim.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	return appstoreapi.Key{IssuerID: testIssuer, KeyID: testKeyID, BundleID: testBundle, Private: priv}, p8
 }
 

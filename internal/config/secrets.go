@@ -30,8 +30,20 @@ func HS256Keys(ctx context.Context, api secrets.API, id string, opts ...secrets.
 // (WEBHOOK_SEALING_KEY_SECRET_ID): the current one seals, both it and the
 // previous one open. Loaded now, like HS256Keys.
 func SealingKeys(ctx context.Context, api secrets.API, id string, opts ...secrets.Option) webhook.SealingKeys {
+	return load(ctx, sealingKeys(api, id, opts...))
+}
+
+// SealingKeysOnUse are SealingKeys, fetched when first used rather than at
+// init: for a function that needs them only for some of its work (the
+// processor, for verifyWithApple publishers), so that its cold start does
+// not wait for Secrets Manager.
+func SealingKeysOnUse(api secrets.API, id string, opts ...secrets.Option) webhook.SealingKeys {
+	return sealingKeys(api, id, opts...)
+}
+
+func sealingKeys(api secrets.API, id string, opts ...secrets.Option) *secrets.Keys {
 	decode := func(v []byte) ([]byte, error) { return webhook.ParseSealingKey(string(v)) }
-	return load(ctx, secrets.New(api, id, decode, append([]secrets.Option{secrets.WithPrevious()}, opts...)...))
+	return secrets.New(api, id, decode, append([]secrets.Option{secrets.WithPrevious()}, opts...)...)
 }
 
 func load(ctx context.Context, k *secrets.Keys) *secrets.Keys {

@@ -22,30 +22,27 @@ import (
 // publisher item has it (omitempty).
 func (s *OperatorStore) SetApple(ctx context.Context, id transfer.PublisherID, app transfer.AppleApp, sw operator.AppleSwitches) error {
 	upd := expression.Set(expression.Name("apple"), expression.Value(newAppleAppItem(&app)))
-	upd = setFlag(upd, "requireSignedTransaction", sw.RequireSignedTransaction)
-	upd = setFlag(upd, "verifyWithApple", sw.VerifyWithApple)
-	err := s.updateIf(ctx, publisherKey(id), upd, expression.AttributeExists(expression.Name(attrPK)))
-	if errors.Is(err, errConditionFailed) {
-		return operator.ErrPublisherNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("set apple app: %w", err)
-	}
-	return nil
+	return s.updateApple(ctx, id, upd, sw, "set apple app")
 }
 
 // SetAppleSwitches changes the switches given, in one UpdateItem conditioned
 // on the publisher existing; operator.ErrPublisherNotFound otherwise.
 func (s *OperatorStore) SetAppleSwitches(ctx context.Context, id transfer.PublisherID, sw operator.AppleSwitches) error {
-	var upd expression.UpdateBuilder
+	return s.updateApple(ctx, id, expression.UpdateBuilder{}, sw, "set apple switches")
+}
+
+// updateApple applies upd and the switches of sw that are not nil to the
+// publisher item, if the publisher exists (operator.ErrPublisherNotFound);
+// another failure is wrapped with what.
+func (s *OperatorStore) updateApple(ctx context.Context, id transfer.PublisherID, upd expression.UpdateBuilder, sw operator.AppleSwitches, what string) error {
 	upd = setFlag(upd, "requireSignedTransaction", sw.RequireSignedTransaction)
 	upd = setFlag(upd, "verifyWithApple", sw.VerifyWithApple)
 	err := s.updateIf(ctx, publisherKey(id), upd, expression.AttributeExists(expression.Name(attrPK)))
-	if errors.Is(err, errConditionFailed) {
+	switch {
+	case errors.Is(err, errConditionFailed):
 		return operator.ErrPublisherNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("set apple switches: %w", err)
+	case err != nil:
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -46,15 +42,10 @@ type appStoreAPI struct {
 }
 
 func startAppStoreAPI(ctx context.Context, stateDir, apiURL, baseURL string, root appleRoot, svc keySealer) (*appStoreAPI, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, p8, err := appstoresim.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, err
-	}
-	p8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	issuer, keyID := newIssuerID(), strings.ToUpper(rand.Text()[:10])
 	keyPath := filepath.Join(stateDir, "appstore-connect-key.p8")
 	if err := os.WriteFile(keyPath, p8, 0o600); err != nil {
