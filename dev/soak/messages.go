@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -24,10 +25,24 @@ func (in *Injector) Messages(h queue.BatchHandler, client queue.API, queueURL st
 			}
 			event.Records = recs
 		}
+		// A copy handled again gets an invocation of its own, as long as this one.
+		invocation := time.Minute
+		if d, ok := ctx.Deadline(); ok {
+			invocation = time.Until(d)
+		}
 		resp, err := h(ctx, event)
 		for _, rec := range event.Records {
 			if in.fire(f.Duplicate, FaultDuplicate) {
-				_, _ = h(ctx, events.SQSEvent{Records: []events.SQSMessage{rec}})
+				// Handled once this batch is, but not as part of it: SQS
+				// delivers a duplicate to another invocation, which never
+				// holds up this one's answer and the next receive. (Handled
+				// while the batch runs, it would share the original's
+				// receipt handle, which a real copy never does.)
+				go func() {
+					dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), invocation)
+					defer cancel()
+					_, _ = h(dctx, events.SQSEvent{Records: []events.SQSMessage{rec}})
+				}()
 			}
 			if in.fire(f.Late, FaultLate) {
 				body := rec.Body
