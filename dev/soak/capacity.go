@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,13 +35,19 @@ type CapacityResult struct {
 	Ratio                 float64 // EndToEndPerS / RawPerS (goal ≥ 0.8)
 	Refused               int     // answers other than 202 end to end (429 REQ0007 included)
 	AcceptP50, AcceptP99  time.Duration
+	// Where the time goes: each process role's round trips (and webhook
+	// messages) during the end-to-end half, and the CPU each process used
+	// in each half, with the halves' wall times.
+	EndToEndCalls         map[string]map[string]Tick
+	EndToEndCPU, RawCPU   cpuSample
+	EndToEndWall, RawWall time.Duration
 }
 
 const capacityPublisher = transfer.PublisherID(300000002)
 
 // capacity measures end to end, then raw, each for opt.Capacity, without
 // faults (the soak has healed).
-func (e *env) capacity(ctx context.Context, opt Options, _ []*consumers) (CapacityResult, error) {
+func (e *env) capacity(ctx context.Context, opt Options, cons []*consumers) (CapacityResult, error) {
 	res := CapacityResult{Clients: opt.Clients, Batches: inprocess.QueueConcurrency(e.stack.Template, localaws.TransferQueueID)}
 	// Enough purchases that the clients never run out: 150/s is well above
 	// what two cores reach.
@@ -49,12 +56,26 @@ func (e *env) capacity(ctx context.Context, opt Options, _ []*consumers) (Capaci
 	if err != nil {
 		return res, err
 	}
+	meters := func() map[string]map[string]Tick {
+		m := map[string]map[string]Tick{"soak (API, sweepers)": e.meter.Snapshot()}
+		for _, c := range cons {
+			m[c.role] = c.meter.Snapshot()
+		}
+		return m
+	}
+	calls, cpu, t0 := meters(), e.sampleCPU(cons), time.Now()
 	if err := e.endToEnd(ctx, opt, token, txs, &res); err != nil {
 		return res, err
 	}
+	// The consumers report each second: wait for their last counts.
+	time.Sleep(1500 * time.Millisecond)
+	res.EndToEndCalls = diffMeters(meters(), calls)
+	cpu1, t1 := e.sampleCPU(cons), time.Now()
+	res.EndToEndCPU, res.EndToEndWall = cpu1.since(cpu), t1.Sub(t0)
 	if err := e.raw(ctx, opt, txs, customerPK, &res); err != nil {
 		return res, err
 	}
+	res.RawCPU, res.RawWall = e.sampleCPU(cons).since(cpu1), time.Since(t1)
 	if res.RawPerS > 0 {
 		res.Ratio = res.EndToEndPerS / res.RawPerS
 	}
@@ -328,4 +349,51 @@ func (c CapacityResult) print(out io.Writer) {
 		c.EndToEnd, c.EndToEndPerS, msf(c.AcceptP50), msf(c.AcceptP99), c.Refused)
 	fmt.Fprintf(out, "  raw round trips, same concurrency: %d, %.1f/s\n", c.Raw, c.RawPerS)
 	fmt.Fprintf(out, "  ratio: %.2f (goal ≥ 0.8)\n", c.Ratio)
+	if c.EndToEnd > 0 && len(c.EndToEndCalls) > 0 {
+		fmt.Fprintf(out, "  end to end, per transfer finalized (raw: 2 BatchGetItem, 2 TransactWriteItems, 2 SendMessage, and the processor's receive and delete):\n")
+		for _, role := range sortedKeys(c.EndToEndCalls) {
+			var parts []string
+			for _, n := range sortedKeys(c.EndToEndCalls[role]) {
+				t := c.EndToEndCalls[role][n]
+				if !roundTrip(n) && !strings.HasPrefix(n, "message ") {
+					continue
+				}
+				parts = append(parts, fmt.Sprintf("%s %.2f (%.0f ms)", n, float64(t.N)/float64(c.EndToEnd), msf(t.Mean())))
+			}
+			if len(parts) > 0 {
+				fmt.Fprintf(out, "    %s: %s\n", role, strings.Join(parts, ", "))
+			}
+		}
+	}
+	if len(c.EndToEndCPU) > 0 {
+		fmt.Fprintf(out, "  CPU used (s of CPU per s of wall; 2 cores = 2.0), end to end over %s | raw over %s:\n",
+			c.EndToEndWall.Round(time.Second), c.RawWall.Round(time.Second))
+		for _, k := range sortedKeys(c.EndToEndCPU) {
+			fmt.Fprintf(out, "    %-40s %5.2f | %5.2f\n", k, perWall(c.EndToEndCPU[k], c.EndToEndWall), perWall(c.RawCPU[k], c.RawWall))
+		}
+	}
+}
+
+func perWall(cpu, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return cpu.Seconds() / wall.Seconds()
+}
+
+// diffMeters is what each role counted from before to after.
+func diffMeters(after, before map[string]map[string]Tick) map[string]map[string]Tick {
+	out := map[string]map[string]Tick{}
+	for role, ticks := range after {
+		for n, t := range ticks {
+			b := before[role][n]
+			if d := (Tick{N: t.N - b.N, Nanos: t.Nanos - b.Nanos}); d.N > 0 {
+				if out[role] == nil {
+					out[role] = map[string]Tick{}
+				}
+				out[role][n] = d
+			}
+		}
+	}
+	return out
 }

@@ -280,6 +280,17 @@ func (c *consumers) killOne(pick func(int) int) bool {
 	return live[pick(len(live))].Kill() == nil
 }
 
+// pids are the processes running now.
+func (c *consumers) pids() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int, 0, len(c.running))
+	for _, ch := range c.running {
+		out = append(out, ch.PID)
+	}
+	return out
+}
+
 // heal stops the faults of the running processes (SIGUSR1) and of those
 // started from now on.
 func (c *consumers) heal() {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/acme/purchase-transfer/internal/auth"
 	"github.com/acme/purchase-transfer/internal/transfer"
 )
@@ -31,6 +33,9 @@ type world struct {
 	byID      map[string]*accepted
 	loadEnd   time.Time
 	stats     *stats
+	// pace, when set, spaces the clients' operations to a steady rate
+	// (Options.Rate); nil lets each client go as fast as it is answered.
+	pace *rate.Limiter
 }
 
 // accepted is a request answered 202.
@@ -113,6 +118,14 @@ func (c *client) pause(ctx context.Context, d time.Duration) {
 // run does random operations until the load ends.
 func (c *client) run(ctx context.Context) {
 	for time.Now().Before(c.w.loadEnd) && ctx.Err() == nil {
+		if c.w.pace != nil {
+			wctx, cancel := context.WithDeadline(ctx, c.w.loadEnd)
+			err := c.w.pace.Wait(wctx)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
 		switch r := c.rnd.IntN(100); {
 		case r < 45:
 			c.transferByToken(ctx)

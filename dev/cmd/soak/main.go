@@ -28,6 +28,7 @@ func main() {
 	opt := soak.Options{Faults: soak.DefaultFaults(), Out: os.Stdout}
 	flag.DurationVar(&opt.Duration, "duration", 60*time.Second, "how long the load runs (the drain, checks and capacity follow)")
 	flag.IntVar(&opt.Clients, "clients", 16, "concurrent clients")
+	flag.Float64Var(&opt.Rate, "rate", soak.DefaultRate, "client operations started per second in all (0: each client as fast as it is answered, which saturates the service and outgrows the webhook path)")
 	flag.IntVar(&opt.Customers, "customers", 60, "customers seeded")
 	flag.IntVar(&opt.Purchases, "purchases", 300, "purchases seeded (chains of 1-3 transactionIds)")
 	flag.IntVar(&opt.HotPurchases, "hot", 6, "purchases that take most transfers (contention)")
