@@ -114,10 +114,10 @@ func (d *Deliverer) Deliver(ctx context.Context, k DeliveryKey) (Outcome, error)
 		return Outcome{RetryIn: dl.NextAttemptAt.Sub(now)}, nil
 	}
 	if now.Before(dl.LeaseUntil) {
-		// Another copy of this message is making the attempt; if it dies,
-		// its own message comes back.
-		log.InfoContext(ctx, "attempt already in flight elsewhere; dropping this copy", "attempts", dl.Attempts)
-		return Outcome{}, nil
+		// Another copy of this message is making the attempt. This one is
+		// kept, and looks again once the lease has run out (see keepCopy).
+		log.InfoContext(ctx, "attempt already in flight elsewhere; this copy looks again after its lease", "attempts", dl.Attempts)
+		return Outcome{RetryIn: dl.LeaseUntil.Sub(now) + dueSlack}, nil
 	}
 	switch {
 	case a.Endpoint == nil:
@@ -138,8 +138,8 @@ func (d *Deliverer) Deliver(ctx context.Context, k DeliveryKey) (Outcome, error)
 
 	switch err := d.store.Claim(ctx, *dl, now, now.Add(d.lease)); {
 	case errors.Is(err, ErrClaimLost):
-		log.InfoContext(ctx, "attempt claimed elsewhere; dropping this copy", "attempts", dl.Attempts)
-		return Outcome{}, nil
+		log.InfoContext(ctx, "attempt claimed elsewhere; this copy looks again after a lease", "attempts", dl.Attempts)
+		return d.keepCopy(), nil
 	case err != nil:
 		return Outcome{}, err
 	}
@@ -185,7 +185,7 @@ func (d *Deliverer) conclude(ctx context.Context, log *slog.Logger, dl Delivery,
 	if err := d.store.Record(recordCtx, dl); err != nil {
 		if errors.Is(err, ErrClaimLost) {
 			log.WarnContext(ctx, "webhook attempt outlived its lease; its outcome is not recorded", attrs...)
-			return Outcome{}, nil
+			return d.keepCopy(), nil
 		}
 		return Outcome{}, err
 	}
@@ -207,6 +207,17 @@ func (d *Deliverer) conclude(ctx context.Context, log *slog.Logger, dl Delivery,
 	}
 	return Outcome{}, nil
 }
+
+// keepCopy is the outcome of a copy of a deliver message that found another
+// copy making (or having taken) the attempt: it is not deleted, but hidden
+// for a lease, and then finds the delivery done, due again, or leased by
+// nobody (the other copy died) and acts on that. Dropping it would leave the
+// delivery to the other copy's message, and there may be none of its own:
+// SQS delivers a message twice under two receipt handles, and deleting it
+// through either one deletes it (the 10-minute soak lost deliveries that
+// way, the attempt's holder then killed or its retry's hiding refused). A
+// deliver message is deleted only once its delivery needs no more attempts.
+func (d *Deliverer) keepCopy() Outcome { return Outcome{RetryIn: d.lease} }
 
 // Redrive starts a given-up delivery over, as an operator asked by moving
 // its parked message back to the webhook queue: the full schedule again.

@@ -600,20 +600,22 @@ func TestDeliverNotYetDue(t *testing.T) {
 }
 
 // TestDeliverInFlight: a copy of the message that finds the attempt leased
-// leaves it to the copy that holds the lease.
+// leaves it to the copy that holds the lease, but is kept until the lease
+// has run out: the other copy may have no message of its own.
 func TestDeliverInFlight(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	leased := webhook.Delivery{State: webhook.StatePending, Attempts: 1, LeaseUntil: t0.Add(5 * time.Second)}
 	h.addDelivery(h.sync.ID, leased)
-	if out := h.deliver(h.k); out != (webhook.Outcome{}) {
-		t.Errorf("outcome = %+v, want done", out)
+	if out := h.deliver(h.k); out.RetryIn < 5*time.Second || out.RetryIn > 7*time.Second {
+		t.Errorf("outcome = %+v, want to look again just after the lease (5 s)", out)
 	}
 	h.want(h.k, leased)
 	h.quiet()
 }
 
-// TestDeliverClaimLost: a copy that loses the claim sends nothing.
+// TestDeliverClaimLost: a copy that loses the claim sends nothing, and
+// looks again after a lease.
 func TestDeliverClaimLost(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -624,8 +626,8 @@ func TestDeliverClaimLost(t *testing.T) {
 		d.Attempts, d.LeaseUntil = 1, t0.Add(testLease)
 		h.store.deliveries[h.k] = d
 	}
-	if out := h.deliver(h.k); out != (webhook.Outcome{}) {
-		t.Errorf("outcome = %+v, want done", out)
+	if out := h.deliver(h.k); out != (webhook.Outcome{RetryIn: testLease}) {
+		t.Errorf("outcome = %+v, want to look again after a lease", out)
 	}
 	if len(h.sender.calls) != 0 || len(h.store.records) != 0 {
 		t.Errorf("%d sends, %d records after a lost claim", len(h.sender.calls), len(h.store.records))
@@ -644,8 +646,8 @@ func TestDeliverOutlivedItsLease(t *testing.T) {
 		d.Attempts, d.LeaseUntil = 2, t0.Add(2*testLease)
 		h.store.deliveries[h.k] = d
 	}
-	if out := h.deliver(h.k); out != (webhook.Outcome{}) {
-		t.Errorf("outcome = %+v, want done", out)
+	if out := h.deliver(h.k); out != (webhook.Outcome{RetryIn: testLease}) {
+		t.Errorf("outcome = %+v, want to look again after a lease", out)
 	}
 	h.want(h.k, webhook.Delivery{State: webhook.StatePending, Attempts: 2, LeaseUntil: t0.Add(2 * testLease)})
 	if len(h.store.records) != 1 || len(h.queue.parked) != 0 {
