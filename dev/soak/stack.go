@@ -31,7 +31,7 @@ const (
 	// WebhookQueue VisibilityTimeout (180 s in AWS): it must outlast an
 	// attempt's lease (attemptTimeout + the webhook package's 30 s margin),
 	// or the message of a consumer killed mid-attempt comes back while the
-	// lease still stands, and is dropped as a copy.
+	// lease still stands, and waits for it once more.
 	webhookVisibility  = 45 * time.Second
 	lockLease          = 60 * time.Second // > MaxReceiveCount × transferVisibility
 	sweepGrace         = 10 * time.Second
@@ -43,9 +43,13 @@ const (
 	sealingKeySecretID = "purchase-transfer/soak/webhook-sealing-key"
 )
 
-// retrySchedule gives a delivery three attempts: the failing endpoint's are
-// given up within seconds, the others need two at most.
-var retrySchedule = []time.Duration{time.Second, 2 * time.Second}
+// retrySchedule gives a delivery five attempts, given up within seconds at
+// the failing endpoint. The flapping one needs two; an attempt counts once
+// it is claimed (so that a crash loop ends), and a consumer killed between
+// an attempt's claim and its request costs one. With three attempts, the
+// 10-minute soak gave up two flapping deliveries whose first two attempts
+// had each been claimed by a consumer killed before it sent them.
+var retrySchedule = []time.Duration{time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}
 
 // env is the running system under test: the emulators, the service's API in
 // this process (its SDK clients faulty), and the clean clients and stores the
