@@ -632,6 +632,42 @@ func TestWebhookGivenUp(t *testing.T) {
 	}
 }
 
+// TestWebhookClaimOfADeadConsumer: a consumer that claimed an attempt and
+// died before sending it leaves a lease and no answer. The delivery's message,
+// when it comes back and finds the lease, is kept until the lease has run out
+// and then makes the attempt: deleting it (as if the lease's holder had a
+// message of its own to retry with) would lose the delivery, since SQS's
+// copies of one message are one message.
+func TestWebhookClaimOfADeadConsumer(t *testing.T) {
+	t.Parallel()
+	// The second attempt waits 5 s: the window in which the test plays the
+	// dead consumer, before the message comes back.
+	h := newHookEnv(t, hookConfig{schedule: []time.Duration{5 * time.Second, time.Second}})
+	pub := h.seedPublisher(true, false)
+	rc := newReceiver(t, failing(1))
+	ep, _ := h.subscribe(pub, rc.srv.URL)
+
+	s := h.finalizedTransfer(pub)
+	first := h.waitDelivery(s, ep.ID, 10*time.Second, attempted)
+	if first.State != webhook.StatePending || first.Attempts != 1 {
+		t.Fatalf("after the first attempt: %+v, want pending for a retry", first)
+	}
+	leaseEnd := first.NextAttemptAt.Add(3 * time.Second)
+	if err := h.svc.Stores.Deliveries.Claim(context.Background(), first, time.Now(), leaseEnd); err != nil {
+		t.Fatalf("claim as the dead consumer (before the retry was due): %v", err)
+	}
+
+	d := h.waitDelivery(s, ep.ID, 30*time.Second, in(webhook.StateDelivered, webhook.StateFailed, webhook.StateCancelled))
+	h.drained(10 * time.Second)
+	got := rc.requests()
+	if d.State != webhook.StateDelivered || d.Attempts != 3 || len(got) != 2 {
+		t.Fatalf("delivery %+v after %d requests; want delivered by attempt 3 (the dead consumer's claim counted as 2), 2 requests", d, len(got))
+	}
+	if got[1].at.Before(leaseEnd) {
+		t.Errorf("second request at %v, before the dead consumer's lease ended at %v", got[1].at, leaseEnd)
+	}
+}
+
 // TestWebhookLostAnnouncement: when the processor's hand-off never happens,
 // the event waits in the pendingEvents index and the sweeper dispatches it.
 func TestWebhookLostAnnouncement(t *testing.T) {
