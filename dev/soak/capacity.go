@@ -69,7 +69,7 @@ func (e *env) capacity(ctx context.Context, opt Options, cons []*consumers) (Cap
 		return res, err
 	}
 	// The consumers report each second: wait for their last counts.
-	time.Sleep(1500 * time.Millisecond)
+	waitReports(cons, 10*time.Second)
 	res.EndToEndCalls = diffMeters(meters(), calls)
 	cpu1, t1 := e.sampleCPU(cons), time.Now()
 	res.EndToEndCPU, res.EndToEndWall = cpu1.since(cpu), t1.Sub(t0)
@@ -81,6 +81,24 @@ func (e *env) capacity(ctx context.Context, opt Options, cons []*consumers) (Cap
 		res.Ratio = res.EndToEndPerS / res.RawPerS
 	}
 	return res, nil
+}
+
+// waitReports waits until every consumer process has reported twice more,
+// so that all it did until now is counted (at most timeout: the counts are
+// a measurement, and a late one only shows in the next half).
+func waitReports(cons []*consumers, timeout time.Duration) {
+	before := make([]int64, len(cons))
+	for i, c := range cons {
+		before[i] = c.meter.Reports()
+	}
+	deadline := time.Now().Add(timeout)
+	for i := 0; i < len(cons) && time.Now().Before(deadline); {
+		if cons[i].meter.Reports() >= before[i]+2*int64(len(cons[i].pids())) {
+			i++
+			continue
+		}
+		time.Sleep(50 * time.Millisecond) // a poll with a deadline
+	}
 }
 
 func (e *env) seedCapacity(ctx context.Context, n int) (string, []string, string, error) {

@@ -18,6 +18,8 @@ import (
 type Meter struct {
 	mu sync.Mutex
 	m  map[string]Tick
+	// reports counts the consumer processes' reports added (Add).
+	reports int64
 }
 
 // Tick is one name's count and total duration.
@@ -67,12 +69,20 @@ func (m *Meter) Count(name string, n int) {
 func (m *Meter) Add(ticks map[string]Tick) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.reports++
 	for k, v := range ticks {
 		t := m.m[k]
 		t.N += v.N
 		t.Nanos += v.Nanos
 		m.m[k] = t
 	}
+}
+
+// Reports is how many reports were added.
+func (m *Meter) Reports() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reports
 }
 
 // Take returns the counts and starts from zero: what a consumer process
@@ -109,10 +119,9 @@ func reportMeter(m *Meter, w io.Writer, mu *sync.Mutex, every time.Duration, sto
 	t := time.NewTicker(every)
 	defer t.Stop()
 	flush := func() {
+		// An empty report is written too: it tells the parent that this
+		// process's counts up to now are in (the capacity halves wait so).
 		ticks := m.Take()
-		if len(ticks) == 0 {
-			return
-		}
 		mu.Lock()
 		defer mu.Unlock()
 		_ = enc.Encode(meterLine{Meter: ticks})
