@@ -322,27 +322,12 @@ func (e *env) raw(ctx context.Context, opt Options, txs []string, res *CapacityR
 	var consumers sync.WaitGroup
 	for range res.Batches {
 		consumers.Go(func() {
-			for consumeCtx.Err() == nil {
-				out, err := q.ReceiveMessage(consumeCtx, &sqs.ReceiveMessageInput{QueueUrl: jobs.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-				if err != nil || len(out.Messages) == 0 {
-					continue
+			consumeRaw(consumeCtx, q, jobs.QueueUrl, func(m sqstypes.Message) {
+				if e.rawFinalize(consumeCtx, table, m, aws.ToString(hooks.QueueUrl)) == nil {
+					finalized.Add(1)
+					lastNanos.Store(time.Now().UnixNano())
 				}
-				var each sync.WaitGroup
-				for _, m := range out.Messages {
-					each.Go(func() {
-						if e.rawFinalize(consumeCtx, table, m, aws.ToString(hooks.QueueUrl)) == nil {
-							finalized.Add(1)
-							lastNanos.Store(time.Now().UnixNano())
-						}
-					})
-				}
-				each.Wait()
-				entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
-				for i, m := range out.Messages {
-					entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
-				}
-				_, _ = q.DeleteMessageBatch(consumeCtx, &sqs.DeleteMessageBatchInput{QueueUrl: jobs.QueueUrl, Entries: entries})
-			}
+			})
 		})
 	}
 	// The webhook function's round trips for each hand-off, as it makes them
@@ -352,22 +337,7 @@ func (e *env) raw(ctx context.Context, opt Options, txs []string, res *CapacityR
 	// emulators; left out, the raw ceiling would not be the same round trips.
 	for range inprocess.QueueConcurrency(e.stack.Template, webhookQueueID) {
 		consumers.Go(func() {
-			for consumeCtx.Err() == nil {
-				out, err := q.ReceiveMessage(consumeCtx, &sqs.ReceiveMessageInput{QueueUrl: hooks.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-				if err != nil || len(out.Messages) == 0 {
-					continue
-				}
-				var each sync.WaitGroup
-				for _, m := range out.Messages {
-					each.Go(func() { _ = e.rawDispatch(consumeCtx, table, pub, m) })
-				}
-				each.Wait()
-				entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
-				for i, m := range out.Messages {
-					entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
-				}
-				_, _ = q.DeleteMessageBatch(consumeCtx, &sqs.DeleteMessageBatchInput{QueueUrl: hooks.QueueUrl, Entries: entries})
-			}
+			consumeRaw(consumeCtx, q, hooks.QueueUrl, func(m sqstypes.Message) { _ = e.rawDispatch(consumeCtx, table, pub, m) })
 		})
 	}
 	producers.Wait()
@@ -384,6 +354,27 @@ func (e *env) raw(ctx context.Context, opt Options, txs []string, res *CapacityR
 	_, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: jobs.QueueUrl})
 	_, _ = q.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: hooks.QueueUrl})
 	return nil
+}
+
+// consumeRaw is one batch of an event source mapping, by hand, until ctx
+// ends: up to 10 messages received, handled at once, deleted together.
+func consumeRaw(ctx context.Context, q *sqs.Client, url *string, handle func(sqstypes.Message)) {
+	for ctx.Err() == nil {
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil || len(out.Messages) == 0 {
+			continue
+		}
+		var each sync.WaitGroup
+		for _, m := range out.Messages {
+			each.Go(func() { handle(m) })
+		}
+		each.Wait()
+		entries := make([]sqstypes.DeleteMessageBatchRequestEntry, len(out.Messages))
+		for i, m := range out.Messages {
+			entries[i] = sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle}
+		}
+		_, _ = q.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: url, Entries: entries})
+	}
 }
 
 // rawDispatch is the webhook function's round trips for one hand-off of a
