@@ -13,6 +13,7 @@ import (
 
 	"github.com/acme/purchase-transfer/dev/samtemplate"
 	"github.com/acme/purchase-transfer/internal/transfer"
+	"github.com/acme/purchase-transfer/internal/webhook"
 )
 
 func repoTemplate(t *testing.T) (*samtemplate.Template, *yaml.Node) {
@@ -214,6 +215,50 @@ func TestRepoTemplateQueues(t *testing.T) {
 	budget := time.Duration(q.MaxReceiveCount*q.VisibilityTimeoutSeconds) * time.Second
 	if lease <= budget {
 		t.Errorf("lock lease %v ≤ retry budget %v (maxReceiveCount × visibility timeout)", lease, budget)
+	}
+}
+
+// TestRepoTemplateWebhookQueue: the webhook queue hides a message longer
+// than an attempt holds its delivery, and than the function may run (as
+// Lambda advises, six times), and its redrive leaves room for every attempt.
+func TestRepoTemplateWebhookQueue(t *testing.T) {
+	t.Parallel()
+	tpl, doc := repoTemplate(t)
+	q, err := tpl.Queue("WebhookQueue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	visibility := time.Duration(q.VisibilityTimeoutSeconds) * time.Second
+	fnSeconds, ok := intAt(t, doc, "Resources", "WebhookFunction", "Properties", "Timeout")
+	if !ok {
+		t.Fatal("WebhookFunction has no Timeout")
+	}
+	fnTimeout := time.Duration(fnSeconds) * time.Second
+	vars := func(name string) string {
+		n := nodeAt(doc, "Resources", "WebhookFunction", "Properties", "Environment", "Variables", name)
+		if n == nil {
+			t.Fatalf("WebhookFunction has no %s", name)
+		}
+		return n.Value
+	}
+	attemptSeconds, err := strconv.Atoi(vars("WEBHOOK_TIMEOUT_SECONDS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempt := time.Duration(attemptSeconds) * time.Second
+	if lease := webhook.AttemptLease(attempt); visibility <= lease {
+		t.Errorf("WebhookQueue visibility %v ≤ an attempt's lease %v: a message in hand would come back while its attempt is leased", visibility, lease)
+	}
+	if visibility < 6*fnTimeout {
+		t.Errorf("WebhookQueue visibility %v < 6 × WebhookFunction timeout %v", visibility, fnTimeout)
+	}
+	if fnTimeout <= attempt {
+		t.Errorf("WebhookFunction timeout %v ≤ the attempt timeout %v: no time is left for the claim and the record", fnTimeout, attempt)
+	}
+	// Every scheduled retry is a receive; so is a copy kept past a lease.
+	attempts := len(strings.Split(vars("WEBHOOK_RETRY_SCHEDULE"), ",")) + 1
+	if q.MaxReceiveCount < 2*attempts {
+		t.Errorf("WebhookQueue maxReceiveCount %d < 2 × the %d attempts of the schedule", q.MaxReceiveCount, attempts)
 	}
 }
 

@@ -32,6 +32,12 @@ const recordTimeout = 5 * time.Second
 // the claim, the record and the queue calls around the request.
 const leaseMargin = 30 * time.Second
 
+// AttemptLease is how long an attempt with this timeout holds its
+// delivery. The webhook queue's visibility timeout must be longer, lest the
+// message being worked on come back while its attempt is leased (the
+// template test checks it).
+func AttemptLease(attemptTimeout time.Duration) time.Duration { return attemptTimeout + leaseMargin }
+
 // Deliverer makes the attempts of deliveries, one per deliver message, and
 // decides what follows each.
 type Deliverer struct {
@@ -68,7 +74,7 @@ func WithRetryPolicy(p RetryPolicy) DelivererOption {
 func WithAttemptTimeout(timeout time.Duration) DelivererOption {
 	return delivererOption(func(d *Deliverer) {
 		if timeout > 0 {
-			d.lease = timeout + leaseMargin
+			d.lease = AttemptLease(timeout)
 		}
 	})
 }
@@ -77,7 +83,7 @@ func WithAttemptTimeout(timeout time.Duration) DelivererOption {
 // DefaultAttemptTimeout and time.Now unless opts say otherwise.
 func NewDeliverer(store DelivererStore, queue Parker, endpoints *Endpoints, sealer *Sealer, sender AttemptSender, opts ...DelivererOption) *Deliverer {
 	d := &Deliverer{store: store, queue: queue, endpoints: endpoints, sealer: sealer, sender: sender,
-		retry: DefaultRetryPolicy(), lease: DefaultAttemptTimeout + leaseMargin, now: time.Now}
+		retry: DefaultRetryPolicy(), lease: AttemptLease(DefaultAttemptTimeout), now: time.Now}
 	for _, o := range opts {
 		o.applyDeliverer(d)
 	}
