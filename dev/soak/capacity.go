@@ -285,10 +285,6 @@ func (e *env) raw(ctx context.Context, opt Options, txs []string, res *CapacityR
 		return err
 	}
 	table := e.res.Table
-	s := func(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: v} }
-	key := func(pk, sk string) map[string]dbtypes.AttributeValue {
-		return map[string]dbtypes.AttributeValue{"pk": s(pk), "sk": s(sk)}
-	}
 	pub := "PUB#" + strconv.FormatInt(int64(capacityPublisher), 10)
 	start := time.Now()
 	stop := start.Add(opt.Capacity)
@@ -303,7 +299,7 @@ func (e *env) raw(ctx context.Context, opt Options, txs []string, res *CapacityR
 				tx := txs[i%len(txs)]
 				customerPK := fmt.Sprintf("PUB#%d#CUSTOMER#%d", capacityPublisher, capacityTarget(i))
 				_, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{table: {Keys: []map[string]dbtypes.AttributeValue{
-					key(pub, "PUBLISHER"), key(pub, "TOKEN#0"), key(pub+"#TX#"+tx, "TX"), key(pub+"#PURCHASE#"+tx, "PURCHASE")}}}})
+					rawKey(pub, "PUBLISHER"), rawKey(pub, "TOKEN#0"), rawKey(pub+"#TX#"+tx, "TX"), rawKey(pub+"#PURCHASE#"+tx, "PURCHASE")}}}})
 				id := rand.Text()
 				if err == nil {
 					_, err = db.TransactWriteItems(ctx, bench.FloorTransaction(table, id, customerPK, "CUSTOMER", time.Now()))
@@ -356,6 +352,13 @@ func (e *env) raw(ctx context.Context, opt Options, txs []string, res *CapacityR
 	return nil
 }
 
+// The raw halves' attribute values and keys.
+func attrS(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: v} }
+func attrN(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberN{Value: v} }
+func rawKey(pk, sk string) map[string]dbtypes.AttributeValue {
+	return map[string]dbtypes.AttributeValue{"pk": attrS(pk), "sk": attrS(sk)}
+}
+
 // consumeRaw is one batch of an event source mapping, by hand, until ctx
 // ends: up to 10 messages received, handled at once, deleted together.
 func consumeRaw(ctx context.Context, q *sqs.Client, url *string, handle func(sqstypes.Message)) {
@@ -385,8 +388,7 @@ func (e *env) rawDispatch(ctx context.Context, table, pub string, m sqstypes.Mes
 	if err := decodeJSON(stringReader(aws.ToString(m.Body)), &msg); err != nil {
 		return err
 	}
-	s := func(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: v} }
-	key := map[string]dbtypes.AttributeValue{"pk": s("PUB#100000001#FLOOR#" + msg.SynchronizationID + "#SYNC"), "sk": s("EVENT#inappPurchaseSyncResult")}
+	key := rawKey("PUB#100000001#FLOOR#"+msg.SynchronizationID+"#SYNC", "EVENT#inappPurchaseSyncResult")
 	var both sync.WaitGroup
 	var getErr, queryErr error
 	both.Go(func() {
@@ -395,7 +397,7 @@ func (e *env) rawDispatch(ctx context.Context, table, pub string, m sqstypes.Mes
 	both.Go(func() {
 		_, queryErr = e.clean.DynamoDB.Query(ctx, &dynamodb.QueryInput{TableName: &table, ConsistentRead: aws.Bool(true),
 			KeyConditionExpression:    aws.String("pk = :p AND begins_with(sk, :w)"),
-			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":p": s(pub), ":w": s("WEBHOOK#")}})
+			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":p": attrS(pub), ":w": attrS("WEBHOOK#")}})
 	})
 	both.Wait()
 	if err := errors.Join(getErr, queryErr); err != nil {
@@ -404,7 +406,7 @@ func (e *env) rawDispatch(ctx context.Context, table, pub string, m sqstypes.Mes
 	_, err := e.clean.DynamoDB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: key,
 		UpdateExpression:          aws.String("SET dispatchedAt = :t REMOVE pendingShard, pendingSince"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":t": s(time.Now().UTC().Format(time.RFC3339Nano))}})
+		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":t": attrS(time.Now().UTC().Format(time.RFC3339Nano))}})
 	return err
 }
 
@@ -414,47 +416,42 @@ func (e *env) rawFinalize(ctx context.Context, table string, m sqstypes.Message,
 	if err := decodeJSON(stringReader(aws.ToString(m.Body)), &job); err != nil {
 		return err
 	}
-	s := func(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: v} }
 	prefix := "PUB#100000001#FLOOR#" + job.SynchronizationID
-	key := func(pk, sk string) map[string]dbtypes.AttributeValue {
-		return map[string]dbtypes.AttributeValue{"pk": s(pk), "sk": s(sk)}
-	}
 	if _, err := e.clean.DynamoDB.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]dbtypes.KeysAndAttributes{table: {ConsistentRead: aws.Bool(true),
-		Keys: []map[string]dbtypes.AttributeValue{key(prefix+"#SYNC", "SYNC"), key(prefix+"#TX", "LOCK"), key(prefix+"#PURCHASE", "LOCK"), key(prefix+"#PURCHASE", "PURCHASE")}}}}); err != nil {
+		Keys: []map[string]dbtypes.AttributeValue{rawKey(prefix+"#SYNC", "SYNC"), rawKey(prefix+"#TX", "LOCK"), rawKey(prefix+"#PURCHASE", "LOCK"), rawKey(prefix+"#PURCHASE", "PURCHASE")}}}}); err != nil {
 		return err
 	}
-	n := func(v string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberN{Value: v} }
 	stamp := time.Now().UTC().Format(time.RFC3339Nano)
 	countDown := func(pk string) dbtypes.TransactWriteItem {
-		return dbtypes.TransactWriteItem{Update: &dbtypes.Update{TableName: &table, Key: key(pk, "UNFINISHED"),
-			UpdateExpression: aws.String("ADD unfinished :minus"), ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":minus": n("-1")}}}
+		return dbtypes.TransactWriteItem{Update: &dbtypes.Update{TableName: &table, Key: rawKey(pk, "UNFINISHED"),
+			UpdateExpression: aws.String("ADD unfinished :minus"), ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":minus": attrN("-1")}}}
 	}
 	owned := "synchronizationId = :me"
-	me := map[string]dbtypes.AttributeValue{":me": s(job.SynchronizationID)}
+	me := map[string]dbtypes.AttributeValue{":me": attrS(job.SynchronizationID)}
 	_, err := e.clean.DynamoDB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []dbtypes.TransactWriteItem{
-		{Update: &dbtypes.Update{TableName: &table, Key: key(prefix+"#SYNC", "SYNC"),
+		{Update: &dbtypes.Update{TableName: &table, Key: rawKey(prefix+"#SYNC", "SYNC"),
 			UpdateExpression:          aws.String("SET #s = :f, finalizedAt = :t REMOVE openShard, openSince"),
 			ConditionExpression:       aws.String("#s <> :f"),
 			ExpressionAttributeNames:  map[string]string{"#s": "status"},
-			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":f": s("finalized"), ":t": s(stamp)}}},
-		{Delete: &dbtypes.Delete{TableName: &table, Key: key(prefix+"#TX", "LOCK"), ConditionExpression: &owned, ExpressionAttributeValues: me}},
-		{Delete: &dbtypes.Delete{TableName: &table, Key: key(prefix+"#PURCHASE", "LOCK"), ConditionExpression: &owned, ExpressionAttributeValues: me}},
-		{Put: &dbtypes.Put{TableName: &table, Item: map[string]dbtypes.AttributeValue{"pk": s(prefix + "#SYNC"), "sk": s("EVENT#inappPurchaseSyncResult"),
-			"eventId": s("evt_" + job.SynchronizationID)}, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":f": attrS("finalized"), ":t": attrS(stamp)}}},
+		{Delete: &dbtypes.Delete{TableName: &table, Key: rawKey(prefix+"#TX", "LOCK"), ConditionExpression: &owned, ExpressionAttributeValues: me}},
+		{Delete: &dbtypes.Delete{TableName: &table, Key: rawKey(prefix+"#PURCHASE", "LOCK"), ConditionExpression: &owned, ExpressionAttributeValues: me}},
+		{Put: &dbtypes.Put{TableName: &table, Item: map[string]dbtypes.AttributeValue{"pk": attrS(prefix + "#SYNC"), "sk": attrS("EVENT#inappPurchaseSyncResult"),
+			"eventId": attrS("evt_" + job.SynchronizationID)}, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		// The owner's change, its history entry, the target's activity and
 		// the two counts taken down, on fresh items: the processor's
 		// transaction writes these nine items, and DynamoDB Local does one
 		// write at a time, so a lighter raw transaction would not be the same
 		// round trip.
-		{Update: &dbtypes.Update{TableName: &table, Key: key(prefix+"#PURCHASE", "PURCHASE"),
+		{Update: &dbtypes.Update{TableName: &table, Key: rawKey(prefix+"#PURCHASE", "PURCHASE"),
 			UpdateExpression:          aws.String("SET ownerCustomerId = :to, ownerPk = :opk, version = :v, updatedAt = :t"),
-			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":to": n("810000002"), ":opk": s(prefix + "#CUSTOMER"), ":v": n("2"), ":t": s(stamp)}}},
-		{Put: &dbtypes.Put{TableName: &table, Item: map[string]dbtypes.AttributeValue{"pk": s(prefix + "#PURCHASE"), "sk": s("HISTORY#" + stamp + "#" + job.SynchronizationID),
-			"publisherId": n("100000001"), "originalTransactionId": s("otx-" + job.SynchronizationID), "from": n("810000001"), "to": n("810000002"),
-			"synchronizationId": s(job.SynchronizationID), "at": s(stamp)}, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Update: &dbtypes.Update{TableName: &table, Key: key(prefix+"#CUSTOMER", "CUSTOMER"),
+			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":to": attrN("810000002"), ":opk": attrS(prefix + "#CUSTOMER"), ":v": attrN("2"), ":t": attrS(stamp)}}},
+		{Put: &dbtypes.Put{TableName: &table, Item: map[string]dbtypes.AttributeValue{"pk": attrS(prefix + "#PURCHASE"), "sk": attrS("HISTORY#" + stamp + "#" + job.SynchronizationID),
+			"publisherId": attrN("100000001"), "originalTransactionId": attrS("otx-" + job.SynchronizationID), "from": attrN("810000001"), "to": attrN("810000002"),
+			"synchronizationId": attrS(job.SynchronizationID), "at": attrS(stamp)}, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		{Update: &dbtypes.Update{TableName: &table, Key: rawKey(prefix+"#CUSTOMER", "CUSTOMER"),
 			UpdateExpression:          aws.String("SET lastIpAddress = :ip, lastActivityAt = :t"),
-			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":ip": s("203.0.113.7"), ":t": s(stamp)}}},
+			ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":ip": attrS("203.0.113.7"), ":t": attrS(stamp)}}},
 		countDown(prefix + "#CUSTOMER"),
 		countDown(prefix + "#UNFINISHED"),
 	}})

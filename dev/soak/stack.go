@@ -27,12 +27,7 @@ import (
 // the processor's whole retry budget; the webhook attempt timeout is below the
 // function's).
 const (
-	transferVisibility = 8 * time.Second // TransferQueue VisibilityTimeout (90 s in AWS)
-	// WebhookQueue VisibilityTimeout (180 s in AWS): it must outlast an
-	// attempt's lease (attemptTimeout + the webhook package's 30 s margin),
-	// or the message of a consumer killed mid-attempt comes back while the
-	// lease still stands, and waits for it once more.
-	webhookVisibility  = 45 * time.Second
+	transferVisibility = 8 * time.Second  // TransferQueue VisibilityTimeout (90 s in AWS)
 	lockLease          = 60 * time.Second // > MaxReceiveCount × transferVisibility
 	sweepGrace         = 10 * time.Second
 	sweepEvery         = 3 * time.Second
@@ -42,6 +37,12 @@ const (
 	jwtSecretID        = "purchase-transfer/soak/jwt-hs256"
 	sealingKeySecretID = "purchase-transfer/soak/webhook-sealing-key"
 )
+
+// webhookVisibility is the WebhookQueue VisibilityTimeout (180 s in AWS),
+// 45 s: it must outlast an attempt's lease, or the message of a consumer
+// killed mid-attempt comes back while the lease still stands, and waits for
+// it once more.
+var webhookVisibility = webhook.AttemptLease(attemptTimeout) + 13*time.Second
 
 // retrySchedule gives a delivery five attempts, given up within seconds at
 // the failing endpoint. The flapping one needs two; an attempt counts once
