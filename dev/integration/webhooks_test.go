@@ -640,9 +640,10 @@ func TestWebhookGivenUp(t *testing.T) {
 // copies of one message are one message.
 func TestWebhookClaimOfADeadConsumer(t *testing.T) {
 	t.Parallel()
-	// The second attempt waits 5 s: the window in which the test plays the
-	// dead consumer, before the message comes back.
-	h := newHookEnv(t, hookConfig{schedule: []time.Duration{5 * time.Second, time.Second}})
+	// The second attempt waits 10 s: the window in which the test plays the
+	// dead consumer, before the message comes back; generous for a loaded
+	// machine, where a poll and a claim can take seconds.
+	h := newHookEnv(t, hookConfig{schedule: []time.Duration{10 * time.Second, time.Second}})
 	pub := h.seedPublisher(true, false)
 	rc := newReceiver(t, failing(1))
 	ep, _ := h.subscribe(pub, rc.srv.URL)
